@@ -1,0 +1,88 @@
+"""The ``spark-copilot`` command: a thin shell over the core.
+
+Exit codes (DESIGN.md §7): 0 success, 2 bad usage, 3 bad input. Errors are one line on
+stderr. Output files are written to a temporary name and renamed, never half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import load_settings
+from .errors import EXIT_BAD_INPUT, EXIT_OK, SparkCopilotError
+from .eventlog import read_application
+from .summary import render_text, summarize
+
+
+def _write_output(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _cmd_summary(args: argparse.Namespace) -> str:
+    settings = load_settings()
+    application = read_application(args.log, settings.reader)
+    summary = summarize(application)
+    if args.format == "json":
+        return json.dumps(summary.to_json_dict(), indent=2) + "\n"
+    return render_text(summary)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spark-copilot",
+        description="Why a Spark application was slow or expensive, and what to change.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    summary = commands.add_parser(
+        "summary", help="facts of one application: counts, totals, source and completeness"
+    )
+    summary.add_argument(
+        "log",
+        metavar="LOG",
+        help="event log: a file, a rolling/Databricks/Spark 1.x directory, or - for stdin",
+    )
+    summary.add_argument("--format", choices=("json", "text"), default="text")
+    summary.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    summary.set_defaults(run=_cmd_summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], str] = args.run
+    try:
+        _write_output(run(args), args.output)
+    except SparkCopilotError as exc:
+        print(f"spark-copilot: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:
+        print(f"spark-copilot: {exc.filename or args.log}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
