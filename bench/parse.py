@@ -37,7 +37,8 @@ if kind == "json.loads":
     head = raw.read(4); raw.seek(0)
     if head == b"\x28\xb5\x2f\xfd":
         import zstandard
-        raw = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True))
+        dctx = zstandard.ZstdDecompressor()
+        raw = io.BufferedReader(dctx.stream_reader(raw, read_across_frames=True))
     elif head[:2] == b"\x1f\x8b":
         raw = gzip.GzipFile(fileobj=raw)
     events = 0
@@ -73,8 +74,16 @@ def make_log(source: Path, target_mb: int, codec: str) -> tuple[Path, int]:
     if not out.exists() or not size_file.exists():
         tool = SHARED / "tools" / "gen_synthetic_big.py"
         subprocess.run(
-            [sys.executable, str(tool), str(source), str(out), "--target-mb", str(target_mb),
-             "--codec", codec],
+            [
+                sys.executable,
+                str(tool),
+                str(source),
+                str(out),
+                "--target-mb",
+                str(target_mb),
+                "--codec",
+                codec,
+            ],
             check=True,
         )
         plain = out if codec == "none" else None
@@ -85,7 +94,8 @@ def make_log(source: Path, target_mb: int, codec: str) -> tuple[Path, int]:
 
 def _uncompressed_size(path: Path) -> int:
     code = (
-        "import sys\nfrom sparkcopilot.eventlog._codecs import DecodeStats, decoded_chunks, sniff_codec\n"
+        "import sys\n"
+        "from sparkcopilot.eventlog._codecs import DecodeStats, decoded_chunks, sniff_codec\n"
         "f = open(sys.argv[1], 'rb'); head = f.read(16); f.seek(0)\n"
         "s = DecodeStats()\n"
         "for _ in decoded_chunks(f, sniff_codec(head) or 'none', source='x', stats=s,"
@@ -101,7 +111,9 @@ def measure(kind: str, path: Path) -> Run:
         [sys.executable, "-c", CHILD, kind, str(path)], check=True, capture_output=True, text=True
     )
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    return Run(data["seconds"], data["events"], data["rss_kib"] / 1024, data["worker_rss_kib"] / 1024)
+    return Run(
+        data["seconds"], data["events"], data["rss_kib"] / 1024, data["worker_rss_kib"] / 1024
+    )
 
 
 def main() -> int:
@@ -115,17 +127,21 @@ def main() -> int:
 
     path, plain_bytes = make_log(args.source, args.target_mb, args.codec)
     mb = plain_bytes / 1e6
-    print(f"log: {path.name}  {plain_bytes / 2**20:.0f} MiB of JSON lines "
-          f"({path.stat().st_size / 2**20:.0f} MiB stored), source {args.source.name}")
+    print(
+        f"log: {path.name}  {plain_bytes / 2**20:.0f} MiB of JSON lines "
+        f"({path.stat().st_size / 2**20:.0f} MiB stored), source {args.source.name}"
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     kinds = ["sparkcopilot"] if args.skip_baseline else ["json.loads", "sparkcopilot"]
     best: dict[str, Run] = {}
     for attempt in range(args.repeat):
         for kind in kinds:
             run = measure(kind, path)
-            print(f"  run {attempt + 1} {kind:13s} {mb / run.seconds:8.1f} MB/s  "
-                  f"{run.seconds:6.2f} s  peak RSS {run.rss_mib:6.0f} MiB"
-                  f" (+ workers {run.worker_rss_mib:.0f} MiB each)  events {run.events}")
+            print(
+                f"  run {attempt + 1} {kind:13s} {mb / run.seconds:8.1f} MB/s  "
+                f"{run.seconds:6.2f} s  peak RSS {run.rss_mib:6.0f} MiB"
+                f" (+ workers {run.worker_rss_mib:.0f} MiB each)  events {run.events}"
+            )
             if kind not in best or run.seconds < best[kind].seconds:
                 best[kind] = run
     print()
@@ -135,8 +151,10 @@ def main() -> int:
     if "json.loads" in best:
         ratio = best["json.loads"].seconds / best["sparkcopilot"].seconds
         print(f"\nspeed-up over the json.loads loop (best of {args.repeat}): {ratio:.1f}x")
-    print(f"bench process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB,"
-          f" finished {time.strftime('%H:%M:%S')}")
+    print(
+        f"bench process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB,"
+        f" finished {time.strftime('%H:%M:%S')}"
+    )
     return 0
 
 

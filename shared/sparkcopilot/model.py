@@ -89,7 +89,7 @@ class Executor:
     added_ms: int | None
     removed_ms: int | None
     removed_reason: str | None
-    #: Storage + execution memory the block manager reported (bytes); None before Spark 1.x-era logs had it.
+    #: Storage + execution memory its block manager reported (bytes), when logged.
     max_memory_bytes: int | None
     resource_profile_id: int
     #: Peak of each executor metric (JVMHeapMemory, ProcessTreeJVMRSSMemory, ...) over all stages.

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict
 
 from .model import Application, CodecName, Layout, TaskOutcome
 
-SUMMARY_SCHEMA = "spark-copilot/summary/v1"
 
 
 class _Contract(BaseModel):
@@ -60,7 +59,7 @@ class Totals(_Contract):
 
 
 class Summary(_Contract):
-    schema_: Literal["spark-copilot/summary/v1"] = SUMMARY_SCHEMA
+    schema_: Literal["spark-copilot/summary/v1"] = "spark-copilot/summary/v1"
     source: SourceSummary
     app: AppSummary
     counts: Counts
@@ -150,7 +149,8 @@ def render_text(summary: Summary) -> str:
     s, a, c, t = summary.source, summary.app, summary.counts, summary.totals
     state = "complete" if s.complete else "INCOMPLETE (in progress or cut off)"
     lines = [
-        f"{a.name or '?'}  ({a.id or 'no app id'})  Spark {a.spark_version or '?'}  user {a.user or '?'}",
+        f"{a.name or '?'}  ({a.id or 'no app id'})  "
+        f"Spark {a.spark_version or '?'}  user {a.user or '?'}",
         f"  log       {s.path}  [{s.layout}, {s.codec}, {s.files} file(s), "
         f"{_bytes(s.bytes_read)} read, {state}]",
         f"  duration  {_ms(a.duration_ms)}",

@@ -29,7 +29,9 @@ LZ4 = DATA / "codecs" / "too_few_partitions_v35.lz4"
 
 def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "sparkcopilot.cli", *args], input=stdin, capture_output=True,
+        [sys.executable, "-m", "sparkcopilot.cli", *args],
+        input=stdin,
+        capture_output=True,
         check=False,
     )
 
@@ -141,7 +143,7 @@ def test_decompression_bomb_is_refused_quickly(tmp_path: Path) -> None:
             writer.write(chunk)
     path = tmp_path / "bomb.zstd"
     path.write_bytes(writer_buffer.getvalue())
-    with pytest.raises(LogTooLargeError, match="ratio|expan"):
+    with pytest.raises(LogTooLargeError, match=r"ratio|expan"):
         read_application(path)
 
 

@@ -16,18 +16,37 @@ CONTRACT = {
     "schema": None,
     "source": {"path", "layout", "codec", "files", "bytes_read", "complete"},
     "app": {"id", "name", "user", "spark_version", "start_ms", "end_ms", "duration_ms"},
-    "counts": {"jobs", "jobs_failed", "stages_completed", "stages_failed", "tasks",
-               "tasks_failed", "executors", "sql_executions", "events", "events_unknown",
-               "lines_malformed"},
-    "totals": {"input_bytes", "output_bytes", "shuffle_read_bytes", "shuffle_write_bytes",
-               "memory_spilled_bytes", "disk_spilled_bytes", "executor_run_time_ms",
-               "jvm_gc_time_ms"},
+    "counts": {
+        "jobs",
+        "jobs_failed",
+        "stages_completed",
+        "stages_failed",
+        "tasks",
+        "tasks_failed",
+        "executors",
+        "sql_executions",
+        "events",
+        "events_unknown",
+        "lines_malformed",
+    },
+    "totals": {
+        "input_bytes",
+        "output_bytes",
+        "shuffle_read_bytes",
+        "shuffle_write_bytes",
+        "memory_spilled_bytes",
+        "disk_spilled_bytes",
+        "executor_run_time_ms",
+        "jvm_gc_time_ms",
+    },
 }
 
 
 def _run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "sparkcopilot.cli", *args], input=stdin, capture_output=True,
+        [sys.executable, "-m", "sparkcopilot.cli", *args],
+        input=stdin,
+        capture_output=True,
         check=True,
     )
 

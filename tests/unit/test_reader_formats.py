@@ -50,8 +50,13 @@ def test_rolling_parts_are_read_in_numeric_order(tmp_path: Path) -> None:
     rolled = _rolling_copy(tmp_path, 11, "appstatus")
     whole = _summary(ROLLING)
     got = _summary(rolled)
-    assert got["source"] == {**whole["source"], "path": str(rolled), "codec": "zstd",  # type: ignore[dict-item]
-                             "files": 11, "bytes_read": got["source"]["bytes_read"]}  # type: ignore[index]
+    assert got["source"] == {
+        **whole["source"],
+        "path": str(rolled),
+        "codec": "zstd",  # type: ignore[dict-item]
+        "files": 11,
+        "bytes_read": got["source"]["bytes_read"],
+    }  # type: ignore[index]
     assert got["counts"] == whole["counts"]
     assert got["totals"] == whole["totals"]
     assert got["app"] == whole["app"]
@@ -133,19 +138,25 @@ def test_task_columns_hold_what_each_task_end_says() -> None:
         info, m = e["Task Info"], e["Task Metrics"]
         sr, sw = m["Shuffle Read Metrics"], m["Shuffle Write Metrics"]
         expected = {
-            "stage_id": e["Stage ID"], "stage_attempt": e["Stage Attempt ID"],
-            "index": info["Index"], "attempt": info["Attempt"],
-            "launch_ms": info["Launch Time"], "finish_ms": info["Finish Time"],
+            "stage_id": e["Stage ID"],
+            "stage_attempt": e["Stage Attempt ID"],
+            "index": info["Index"],
+            "attempt": info["Attempt"],
+            "launch_ms": info["Launch Time"],
+            "finish_ms": info["Finish Time"],
             "getting_result_ms": info["Getting Result Time"],
             "speculative": info["Speculative"],
             "outcome": TaskOutcome.SUCCESS if e["Task End Reason"]["Reason"] == "Success" else -1,
-            "run_ms": m["Executor Run Time"], "cpu_ns": m["Executor CPU Time"],
+            "run_ms": m["Executor Run Time"],
+            "cpu_ns": m["Executor CPU Time"],
             "deserialize_ms": m["Executor Deserialize Time"],
             "deserialize_cpu_ns": m["Executor Deserialize CPU Time"],
-            "gc_ms": m["JVM GC Time"], "result_size": m["Result Size"],
+            "gc_ms": m["JVM GC Time"],
+            "result_size": m["Result Size"],
             "result_serialize_ms": m["Result Serialization Time"],
             "peak_execution_memory": m["Peak Execution Memory"],
-            "memory_spilled": m["Memory Bytes Spilled"], "disk_spilled": m["Disk Bytes Spilled"],
+            "memory_spilled": m["Memory Bytes Spilled"],
+            "disk_spilled": m["Disk Bytes Spilled"],
             "input_bytes": m["Input Metrics"]["Bytes Read"],
             "input_records": m["Input Metrics"]["Records Read"],
             "output_bytes": m["Output Metrics"]["Bytes Written"],

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -13,8 +14,8 @@ import numpy.typing as npt
 from ..model import (
     TASK_COLUMNS,
     Accumulable,
-    Application,
     AppInfo,
+    Application,
     EventCounts,
     Executor,
     Job,
@@ -174,7 +175,10 @@ class ApplicationBuilder:
             if state.host is None and host:
                 state.host = host
         mapping = np.array(
-            [self._executor_index.setdefault(e, len(self._executor_index)) for e in chunk.executor_ids],
+            [
+                self._executor_index.setdefault(e, len(self._executor_index))
+                for e in chunk.executor_ids
+            ],
             dtype=np.int64,
         )
         block = chunk.tasks
@@ -294,7 +298,7 @@ class ApplicationBuilder:
             if number is not None:
                 self._accum_values[accumulator_id] = number
 
-    _HANDLERS: dict[type, Any] = {
+    _HANDLERS: ClassVar[Mapping[type, Callable[[ApplicationBuilder, Any], None]]] = {
         ev.LogStart: _on_log_start,
         ev.DatabricksLogMetadata: _on_databricks_metadata,
         ev.ApplicationStart: _on_app_start,
@@ -399,7 +403,9 @@ class ApplicationBuilder:
         else:
             matrix = np.zeros((0, len(names)), dtype=np.int64)
         self._task_blocks = []
-        stage_col, attempt_col, launch_col = (names.index(n) for n in ("stage_id", "stage_attempt", "launch_ms"))
+        stage_col, attempt_col, launch_col = (
+            names.index(n) for n in ("stage_id", "stage_attempt", "launch_ms")
+        )
         order = np.lexsort((matrix[:, launch_col], matrix[:, attempt_col], matrix[:, stage_col]))
         matrix = matrix[order]
         columns: dict[str, Any] = {}
@@ -431,6 +437,7 @@ class ApplicationBuilder:
             info = state.info if state else ev.StageInfo(stage_id=key[0], attempt=key[1])
             job_ids = tuple(self._stage_jobs.get(key[0], ()))
             sql_id = next((job_sql[j] for j in job_ids if job_sql.get(j) is not None), None)
+            status: Literal["complete", "failed", "running"]
             if state is None or not state.completed:
                 status = "running"
             elif info.failure_reason:
@@ -470,7 +477,9 @@ class ApplicationBuilder:
         for execution_id in sorted(self._sql):
             state = self._sql[execution_id]
             plan = _plan_tree(state.plan, state.extra_metrics)
-            accumulator_ids = {m.accumulator_id for n in (plan.walk() if plan else ()) for m in n.metrics}
+            accumulator_ids = {
+                m.accumulator_id for n in (plan.walk() if plan else ()) for m in n.metrics
+            }
             out.append(
                 SqlExecution(
                     id=execution_id,
@@ -487,7 +496,9 @@ class ApplicationBuilder:
                     error=(state.end.error or None) if state.end else None,
                     job_ids=tuple(sorted(jobs_by_sql.get(execution_id, ()))),
                     adaptive_updates=state.adaptive_updates,
-                    modified_configs={str(k): str(v) for k, v in state.start.modified_configs.items()},
+                    modified_configs={
+                        str(k): str(v) for k, v in state.start.modified_configs.items()
+                    },
                     metric_values={
                         a: self._accum_values[a] for a in accumulator_ids if a in self._accum_values
                     },

@@ -26,6 +26,13 @@ _EVENT_HEAD = re.compile(rb'\s*\{\s*"Event"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 _TASK_END = b"SparkListenerTaskEnd"
 _TASK_START = b"SparkListenerTaskStart"
+_TASK_END_HEAD = b'{"Event":"SparkListenerTaskEnd",'
+_TASK_START_HEAD = b'{"Event":"SparkListenerTaskStart",'
+# Inside a TaskEnd, "Accumulables" is the last key of "Task Info" and is followed by
+# "Task Executor Metrics" then "Task Metrics" (JsonProtocol's order since Spark 1.x).
+# Together they are most of the line's bytes and the model needs neither.
+_ACCUMULABLES = b',"Accumulables":['
+_TASK_METRICS = b',"Task Metrics":'
 _DECODERS_BY_BYTES = {name.encode(): decoder for name, decoder in DECODERS.items()}
 _SHAPES_BY_BYTES = {name.encode(): shape for name, shape in DECODED.items()}
 _SKIPPED_BY_BYTES = frozenset(name.encode() for name in KNOWN_SKIPPED)
@@ -45,7 +52,7 @@ _N_COLUMNS = len(TASK_COLUMNS)
 _EMPTY_METRICS = TaskMetrics()
 
 
-def _decode(name: bytes, line: memoryview, prepared: Any) -> Any:
+def _decode(name: bytes, line: bytes | memoryview, prepared: Any) -> Any:
     """Decode one event into its typed shape.
 
     ``prepared`` is the untyped value when the slow path already decoded the line. A
@@ -93,6 +100,18 @@ def _failure_message(reason: Any) -> str:
     return str(text).strip().split("\n", 1)[0][:500]
 
 
+def _without_accumulables(buf: bytes, start: int, end: int) -> bytes | None:
+    """The TaskEnd line at ``buf[start:end]`` minus the parts the model skips, or None
+    when its keys are not in the expected order (then the whole line is decoded)."""
+    cut = buf.find(_ACCUMULABLES, start, end)
+    if cut < 0:
+        return None
+    resume = buf.find(_TASK_METRICS, cut, end)
+    if resume < 0:
+        return None
+    return buf[start:cut] + b"}" + buf[resume:end]
+
+
 def _decode_untyped(line: memoryview) -> tuple[bytes, Any] | None:
     """Slow path for lines whose head isn't ``{"Event":...``: key order differs, or junk."""
     try:
@@ -119,39 +138,56 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
     locality_code = _LOCALITY.get
     outcome_code = _OUTCOME.get
 
-    # Lines are memoryview slices: no copy of the buffer's bytes, which costs more
-    # than the parsing on machines with little memory bandwidth.
+    # Lines are slices of ``buf`` found with ``find``/``startswith`` at offsets: copying
+    # every line costs more than parsing it on machines short of memory bandwidth.
     view = memoryview(buf)
     find = buf.find
+    starts_with = buf.startswith
     start = 0
-    end = 0
     size = len(buf)
     while start < size:
         end = find(b"\n", start)
         if end < 0:
             end = size
-        line = view[start:end]
-        start = end + 1
-        m = head(line)
         prepared: Any = None
-        if m is None:
-            if not bytes(line).strip():
-                continue
-            untyped = _decode_untyped(line)
-            if untyped is None:
-                malformed += 1
-                continue
-            name, prepared = untyped
-            if not name:
-                not_events += 1
-                continue
+        line_start = start
+        if starts_with(_TASK_END_HEAD, start):
+            name = _TASK_END
+            line: bytes | memoryview = _without_accumulables(buf, start, end) or view[start:end]
+        elif starts_with(_TASK_START_HEAD, start):
+            name = _TASK_START
+            line = view[start:end]
         else:
-            name = m.group(1)
+            line = view[start:end]
+            m = head(line)
+            if m is None:
+                if not bytes(line).strip():
+                    start = end + 1
+                    continue
+                untyped = _decode_untyped(line)
+                if untyped is None:
+                    malformed += 1
+                    start = end + 1
+                    continue
+                name, prepared = untyped
+                if not name:
+                    not_events += 1
+                    start = end + 1
+                    continue
+            else:
+                name = m.group(1)
+        start = end + 1
         by_type[name] += 1
 
         try:
             if name == _TASK_END:
-                te: TaskEnd = _decode(name, line, prepared)
+                try:
+                    te: TaskEnd = _decode(name, line, prepared)
+                except msgspec.DecodeError:
+                    if type(line) is memoryview:
+                        raise
+                    # The cut landed inside a string of a user accumulator: decode it all.
+                    te = _decode(name, view[line_start:end], prepared)
                 info = te.info
                 if info is None:
                     malformed += 1
@@ -233,9 +269,7 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
         except (msgspec.ValidationError, msgspec.DecodeError):
             malformed += 1
 
-    matrix = (
-        np.array(rows, dtype=np.int64) if rows else np.zeros((0, _N_COLUMNS), dtype=np.int64)
-    )
+    matrix = np.array(rows, dtype=np.int64) if rows else np.zeros((0, _N_COLUMNS), dtype=np.int64)
     return ChunkResult(
         tasks=matrix,
         executor_ids=list(executor_codes),

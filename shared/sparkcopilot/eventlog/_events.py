@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct, field
 
+
 class _Shape(Struct, frozen=True):
     """Decoded events are values: nothing downstream may change what the log said."""
 
@@ -20,7 +21,7 @@ class _Shape(Struct, frozen=True):
 # --- tasks ---------------------------------------------------------------------------
 
 
-class ShuffleReadMetrics(_Shape):
+class ShuffleReadMetrics(_Shape, frozen=True):
     remote_blocks: int = field(name="Remote Blocks Fetched", default=0)
     local_blocks: int = field(name="Local Blocks Fetched", default=0)
     fetch_wait_ms: int = field(name="Fetch Wait Time", default=0)
@@ -30,18 +31,18 @@ class ShuffleReadMetrics(_Shape):
     records: int = field(name="Total Records Read", default=0)
 
 
-class ShuffleWriteMetrics(_Shape):
+class ShuffleWriteMetrics(_Shape, frozen=True):
     bytes: int = field(name="Shuffle Bytes Written", default=0)
     time_ns: int = field(name="Shuffle Write Time", default=0)
     records: int = field(name="Shuffle Records Written", default=0)
 
 
-class InputMetrics(_Shape):
+class InputMetrics(_Shape, frozen=True):
     bytes: int = field(name="Bytes Read", default=0)
     records: int = field(name="Records Read", default=0)
 
 
-class OutputMetrics(_Shape):
+class OutputMetrics(_Shape, frozen=True):
     bytes: int = field(name="Bytes Written", default=0)
     records: int = field(name="Records Written", default=0)
 
@@ -52,7 +53,7 @@ _NO_INPUT = InputMetrics()
 _NO_OUTPUT = OutputMetrics()
 
 
-class TaskMetrics(_Shape):
+class TaskMetrics(_Shape, frozen=True):
     deserialize_ms: int = field(name="Executor Deserialize Time", default=0)
     deserialize_cpu_ns: int = field(name="Executor Deserialize CPU Time", default=0)
     run_ms: int = field(name="Executor Run Time", default=0)
@@ -71,7 +72,7 @@ class TaskMetrics(_Shape):
     output: OutputMetrics = field(name="Output Metrics", default=_NO_OUTPUT)
 
 
-class TaskInfo(_Shape):
+class TaskInfo(_Shape, frozen=True):
     task_id: int = field(name="Task ID")
     index: int = field(name="Index", default=0)
     attempt: int = field(name="Attempt", default=0)
@@ -84,7 +85,7 @@ class TaskInfo(_Shape):
     finish_ms: int = field(name="Finish Time", default=0)
 
 
-class TaskEndReason(_Shape):
+class TaskEndReason(_Shape, frozen=True):
     reason: str = field(name="Reason", default="Success")
     class_name: str | None = field(name="Class Name", default=None)
     description: str | None = field(name="Description", default=None)
@@ -96,7 +97,7 @@ class TaskEndReason(_Shape):
 _SUCCESS = TaskEndReason()
 
 
-class TaskEnd(_Shape):
+class TaskEnd(_Shape, frozen=True):
     stage_id: int = field(name="Stage ID")
     stage_attempt: int = field(name="Stage Attempt ID", default=0)
     reason: TaskEndReason = field(name="Task End Reason", default=_SUCCESS)
@@ -104,7 +105,7 @@ class TaskEnd(_Shape):
     metrics: TaskMetrics | None = field(name="Task Metrics", default=None)
 
 
-class TaskStart(_Shape):
+class TaskStart(_Shape, frozen=True):
     stage_id: int = field(name="Stage ID")
     stage_attempt: int = field(name="Stage Attempt ID", default=0)
     info: TaskInfo | None = field(name="Task Info", default=None)
@@ -113,11 +114,11 @@ class TaskStart(_Shape):
 # --- application, environment, executors -------------------------------------------
 
 
-class LogStart(_Shape):
+class LogStart(_Shape, frozen=True):
     spark_version: str | None = field(name="Spark Version", default=None)
 
 
-class DatabricksLogMetadata(_Shape):
+class DatabricksLogMetadata(_Shape, frozen=True):
     """``DBCEventLoggingListenerMetadata``: first line of each Databricks log file."""
 
     spark_version: str | None = field(name="Spark Version", default=None)
@@ -125,7 +126,7 @@ class DatabricksLogMetadata(_Shape):
     spark_context_id: int | None = field(name="SparkContext Id", default=None)
 
 
-class ApplicationStart(_Shape):
+class ApplicationStart(_Shape, frozen=True):
     name: str | None = field(name="App Name", default=None)
     app_id: str | None = field(name="App ID", default=None)
     timestamp: int | None = field(name="Timestamp", default=None)
@@ -133,7 +134,7 @@ class ApplicationStart(_Shape):
     attempt_id: str | None = field(name="App Attempt ID", default=None)
 
 
-class ApplicationEnd(_Shape):
+class ApplicationEnd(_Shape, frozen=True):
     timestamp: int | None = field(name="Timestamp", default=None)
 
 
@@ -149,43 +150,43 @@ def property_map(value: dict[str, str] | list[list[str]] | None) -> dict[str, st
 PropertyMap = dict[str, Any] | list[list[str]] | None
 
 
-class EnvironmentUpdate(_Shape):
+class EnvironmentUpdate(_Shape, frozen=True):
     jvm: PropertyMap = field(name="JVM Information", default=None)
     spark: PropertyMap = field(name="Spark Properties", default=None)
     hadoop: PropertyMap = field(name="Hadoop Properties", default=None)
     system: PropertyMap = field(name="System Properties", default=None)
 
 
-class ExecutorInfo(_Shape):
+class ExecutorInfo(_Shape, frozen=True):
     host: str | None = field(name="Host", default=None)
     cores: int | None = field(name="Total Cores", default=None)
     resource_profile_id: int = field(name="Resource Profile Id", default=0)
 
 
-class ExecutorAdded(_Shape):
+class ExecutorAdded(_Shape, frozen=True):
     timestamp: int | None = field(name="Timestamp", default=None)
     executor_id: str = field(name="Executor ID", default="")
     info: ExecutorInfo | None = field(name="Executor Info", default=None)
 
 
-class ExecutorRemoved(_Shape):
+class ExecutorRemoved(_Shape, frozen=True):
     timestamp: int | None = field(name="Timestamp", default=None)
     executor_id: str = field(name="Executor ID", default="")
     reason: str | None = field(name="Removed Reason", default=None)
 
 
-class BlockManagerId(_Shape):
+class BlockManagerId(_Shape, frozen=True):
     executor_id: str = field(name="Executor ID", default="")
     host: str | None = field(name="Host", default=None)
 
 
-class BlockManagerAdded(_Shape):
+class BlockManagerAdded(_Shape, frozen=True):
     block_manager: BlockManagerId | None = field(name="Block Manager ID", default=None)
     max_memory: int | None = field(name="Maximum Memory", default=None)
     timestamp: int | None = field(name="Timestamp", default=None)
 
 
-class StageExecutorMetrics(_Shape):
+class StageExecutorMetrics(_Shape, frozen=True):
     executor_id: str = field(name="Executor ID", default="")
     metrics: dict[str, int] = field(name="Executor Metrics", default_factory=dict)
 
@@ -193,17 +194,17 @@ class StageExecutorMetrics(_Shape):
 # --- jobs and stages ----------------------------------------------------------------
 
 
-class RddInfo(_Shape):
+class RddInfo(_Shape, frozen=True):
     name: str = field(name="Name", default="")
 
 
-class AccumulableInfo(_Shape):
+class AccumulableInfo(_Shape, frozen=True):
     id: int = field(name="ID", default=-1)
     name: str | None = field(name="Name", default=None)
     value: Any = field(name="Value", default=None)
 
 
-class StageInfo(_Shape):
+class StageInfo(_Shape, frozen=True):
     stage_id: int = field(name="Stage ID")
     attempt: int = field(name="Stage Attempt ID", default=0)
     name: str = field(name="Stage Name", default="")
@@ -218,7 +219,7 @@ class StageInfo(_Shape):
     resource_profile_id: int = field(name="Resource Profile Id", default=0)
 
 
-class JobStageInfo(_Shape):
+class JobStageInfo(_Shape, frozen=True):
     """The stage entries inside JobStart: only what links stages to jobs is read."""
 
     stage_id: int = field(name="Stage ID")
@@ -228,7 +229,7 @@ class JobStageInfo(_Shape):
     parent_ids: list[int] = field(name="Parent IDs", default_factory=list)
 
 
-class JobStart(_Shape):
+class JobStart(_Shape, frozen=True):
     job_id: int = field(name="Job ID")
     submitted_ms: int | None = field(name="Submission Time", default=None)
     stage_infos: list[JobStageInfo] = field(name="Stage Infos", default_factory=list)
@@ -236,36 +237,36 @@ class JobStart(_Shape):
     properties: PropertyMap = field(name="Properties", default=None)
 
 
-class JobResult(_Shape):
+class JobResult(_Shape, frozen=True):
     result: str = field(name="Result", default="JobSucceeded")
     exception: dict[str, Any] | None = field(name="Exception", default=None)
 
 
-class JobEnd(_Shape):
+class JobEnd(_Shape, frozen=True):
     job_id: int = field(name="Job ID")
     completed_ms: int | None = field(name="Completion Time", default=None)
     result: JobResult | None = field(name="Job Result", default=None)
 
 
-class StageSubmitted(_Shape):
+class StageSubmitted(_Shape, frozen=True):
     info: StageInfo = field(name="Stage Info")
     properties: PropertyMap = field(name="Properties", default=None)
 
 
-class StageCompleted(_Shape):
+class StageCompleted(_Shape, frozen=True):
     info: StageInfo = field(name="Stage Info")
 
 
 # --- SQL ----------------------------------------------------------------------------
 
 
-class SqlPlanMetric(_Shape):
+class SqlPlanMetric(_Shape, frozen=True):
     name: str = ""
     accumulator_id: int = field(name="accumulatorId", default=-1)
     metric_type: str = field(name="metricType", default="")
 
 
-class SparkPlanInfo(_Shape):
+class SparkPlanInfo(_Shape, frozen=True):
     node_name: str = field(name="nodeName", default="")
     simple_string: str = field(name="simpleString", default="")
     children: list[SparkPlanInfo] = field(default_factory=list)
@@ -273,7 +274,7 @@ class SparkPlanInfo(_Shape):
     metrics: list[SqlPlanMetric] = field(default_factory=list)
 
 
-class SqlExecutionStart(_Shape):
+class SqlExecutionStart(_Shape, frozen=True):
     execution_id: int = field(name="executionId")
     root_execution_id: int | None = field(name="rootExecutionId", default=None)
     description: str = ""
@@ -284,24 +285,24 @@ class SqlExecutionStart(_Shape):
     modified_configs: dict[str, Any] = field(name="modifiedConfigs", default_factory=dict)
 
 
-class SqlExecutionEnd(_Shape):
+class SqlExecutionEnd(_Shape, frozen=True):
     execution_id: int = field(name="executionId")
     time: int | None = None
     error: str | None = field(name="errorMessage", default=None)
 
 
-class SqlAdaptiveExecutionUpdate(_Shape):
+class SqlAdaptiveExecutionUpdate(_Shape, frozen=True):
     execution_id: int = field(name="executionId")
     physical_plan: str = field(name="physicalPlanDescription", default="")
     plan: SparkPlanInfo | None = field(name="sparkPlanInfo", default=None)
 
 
-class SqlAdaptiveMetricUpdates(_Shape):
+class SqlAdaptiveMetricUpdates(_Shape, frozen=True):
     execution_id: int = field(name="executionId")
     metrics: list[SqlPlanMetric] = field(name="sqlPlanMetrics", default_factory=list)
 
 
-class DriverAccumUpdates(_Shape):
+class DriverAccumUpdates(_Shape, frozen=True):
     execution_id: int = field(name="executionId")
     updates: list[tuple[int, Any]] = field(name="accumUpdates", default_factory=list)
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from ..errors import NotAnEventLogError
 from ..model import Layout
 
-_ROLLING_PART = re.compile(r"^events_(\d+)_(.+?)(\.compact)?(\.[a-z0-9]+)?$")
+_ROLLING_PART = re.compile(r"^events_(\d+)_")
+# The history server compacts earlier parts into ``events_<N>_<appId>[.<codec>].compact``.
+_COMPACT = ".compact"
 _DATABRICKS_ROTATED = re.compile(r"^eventlog-(.+)\.gz$")
 _LEGACY_PART = re.compile(r"^EVENT_LOG_(\d+)$")
 _LEGACY_VERSION = "SPARK_VERSION_"
@@ -60,12 +62,11 @@ def _rolling(path: Path, names: list[str]) -> ResolvedLog | None:
     for name in names:
         m = _ROLLING_PART.match(name)
         if m:
-            parts.append((int(m.group(1)), m.group(3) is not None, name))
+            parts.append((int(m.group(1)), name.endswith(_COMPACT), name))
     if not parts:
         return None
     parts.sort()
-    # The history server's compaction folds every earlier part into events_<N>.compact;
-    # reading starts at the last compacted part.
+    # A compacted part holds everything before it: reading starts at the last one.
     compacted = [i for i, (_, is_compact, _) in enumerate(parts) if is_compact]
     if compacted:
         parts = parts[compacted[-1] :]
@@ -92,7 +93,9 @@ def _legacy(path: Path, names: list[str]) -> ResolvedLog | None:
     parts = sorted((int(m.group(1)), n) for n in names if (m := _LEGACY_PART.match(n)))
     if not parts:
         return None
-    version = next((n[len(_LEGACY_VERSION) :] for n in names if n.startswith(_LEGACY_VERSION)), None)
+    version = next(
+        (n[len(_LEGACY_VERSION) :] for n in names if n.startswith(_LEGACY_VERSION)), None
+    )
     return ResolvedLog(
         str(path),
         "legacy_dir",

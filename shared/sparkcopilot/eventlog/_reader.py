@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..config import ReaderSettings
-from ..errors import NotAnEventLogError
+from ..errors import LogTooLargeError, NotAnEventLogError
 from ..model import Application, CodecName, Layout, SourceInfo
 from ._builder import ApplicationBuilder
 from ._chunks import ChunkResult, parse_lines
@@ -93,6 +94,38 @@ class _LineBuffers:
         return joined
 
 
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """Whole lines of an uncompressed file, which a worker reads itself: nothing to copy
+    through a pipe."""
+
+    path: str
+    start: int
+    stop: int
+
+
+Work = bytes | FileRange
+
+
+def parse_work(work: Work) -> ChunkResult:
+    if isinstance(work, FileRange):
+        with open(work.path, "rb") as f:
+            return parse_lines(_pread(f.fileno(), work.start, work.stop - work.start))
+    return parse_lines(work)
+
+
+def _pread(fd: int, offset: int, size: int) -> bytes:
+    parts = []
+    while size > 0:
+        data = os.pread(fd, size, offset)
+        if not data:
+            break
+        parts.append(data)
+        offset += len(data)
+        size -= len(data)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 class _Parser:
     """Parses line buffers inline, or in worker processes once the log is big."""
 
@@ -103,7 +136,7 @@ class _Parser:
         self._inflight: deque[Future[ChunkResult]] = deque()
         self._workers = settings.workers or len(os.sched_getaffinity(0))
 
-    def submit(self, buf: bytes, decoded_so_far: int) -> None:
+    def submit(self, work: Work, decoded_so_far: int) -> None:
         if (
             self._pool is None
             and self._workers > 1
@@ -111,9 +144,9 @@ class _Parser:
         ):
             self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=_context())
         if self._pool is None:
-            self._absorb(parse_lines(buf))
+            self._absorb(parse_work(work))
             return
-        self._inflight.append(self._pool.submit(parse_lines, buf))
+        self._inflight.append(self._pool.submit(parse_work, work))
         while len(self._inflight) > 2 * self._workers:
             self._absorb(self._inflight.popleft().result())
 
@@ -160,13 +193,9 @@ def read_application(
     if isinstance(log, str | Path) and str(log) != STDIN:
         resolved = resolve(Path(log))
         with ExitStack() as stack:
-            streams = [
-                (str(p), stack.enter_context(open(p, "rb"))) for p in resolved.parts  # noqa: SIM115
-            ]
-            return _read(resolved, streams, settings)
+            parts = [_Part(str(p), stack.enter_context(open(p, "rb")), p) for p in resolved.parts]
+            return _Read(resolved, settings).run(parts)
     if isinstance(log, str | Path):
-        import sys
-
         stream: BinaryIO = sys.stdin.buffer
         display = name or "<stdin>"
     else:
@@ -174,90 +203,175 @@ def read_application(
         display = name or "<stream>"
     layout: Layout = "inprogress" if display.endswith(".inprogress") else "single"
     resolved = ResolvedLog(display, layout, (Path(display),))
-    return _read(resolved, [(display, stream)], settings)
+    return _Read(resolved, settings).run([_Part(display, stream, None)])
 
 
-def _read(
-    resolved: ResolvedLog, streams: list[tuple[str, BinaryIO]], settings: ReaderSettings
-) -> Application:
-    builder = ApplicationBuilder()
-    parser = _Parser(settings, builder.absorb)
-    parts: list[_PartStats] = []
-    decoded_total = 0
-    truncated_tail = False
-    try:
-        for index, (source, raw) in enumerate(streams):
-            last = index == len(streams) - 1
-            head = raw.read(_SNIFF_BYTES) or b""
-            codec: CodecName = sniff_codec(head) or "none"
-            stats = DecodeStats()
-            part = _PartStats(codec=codec)
-            parts.append(part)
-            lines = _LineBuffers(settings, source)
-            first = True
-            for data in decoded_chunks(
-                _Prefixed(head, raw),
-                codec,
-                source=source,
-                stats=stats,
-                max_decoded_bytes=max(settings.max_log_bytes - decoded_total, 1),
-                max_ratio=settings.max_expansion_ratio,
-            ):
-                if first:
-                    _check_looks_like_events(source, data)
-                    first = False
-                for buf in lines.feed(data):
-                    parser.submit(buf, decoded_total + lines.seen_bytes)
-                    _check_events_found(builder, source, parser)
-            decoded_total += stats.decoded_bytes
-            part.stored_bytes = stats.compressed_bytes
-            part.truncated = stats.truncated
-            rest = lines.rest()
-            cut = rest.rfind(b"\n") + 1
-            if cut:
-                parser.submit(rest[:cut], decoded_total)
-            tail = rest[cut:]
-            if tail.strip():
-                # A last line without its newline is either complete (some writers
-                # omit the final newline) or cut off mid-way by a crash or a live log.
-                tail_result = parse_lines(tail)
-                if tail_result.malformed and last:
-                    tail_result.malformed = 0
-                    truncated_tail = True
-                parser.drain()
-                builder.absorb(tail_result)
-        parser.drain()
-    finally:
-        parser.close()
-    if builder.events == 0:
-        detail = f" ({builder.not_events} JSON lines without an \"Event\")" if builder.not_events else ""
-        raise NotAnEventLogError(resolved.display, f"no Spark listener events found{detail}")
-    codec_used = next((p.codec for p in parts if p.codec != "none"), "none")
-    stream_truncated = any(p.truncated for p in parts)
-    complete = (
-        builder.app_ended
-        and not truncated_tail
-        and not stream_truncated
-        and resolved.finished_marker is not False
-    )
-    source_info = SourceInfo(
-        path=resolved.display,
-        layout=resolved.layout,
-        codec=codec_used,
-        files=len(parts),
-        bytes_read=sum(p.stored_bytes for p in parts),
-        complete=complete,
-    )
-    return builder.build(
-        source_info,
-        truncated_tail=truncated_tail or stream_truncated,
-        spark_version_hint=resolved.spark_version_hint,
-    )
+@dataclass(frozen=True, slots=True)
+class _Part:
+    source: str
+    stream: BinaryIO
+    #: Set when the part is a regular file that workers may open themselves.
+    path: Path | None
 
 
-def _check_events_found(builder: ApplicationBuilder, source: str, parser: _Parser) -> None:
-    """Refuse early a big file of JSON that is not events, instead of reading it all."""
-    if builder.events == 0 and builder.not_events >= 16:
-        parser.close()
-        raise NotAnEventLogError(source, "JSON lines without an \"Event\" field: not a Spark event log")
+class _Read:
+    """One read of one application: parts in order, then the model."""
 
+    def __init__(self, resolved: ResolvedLog, settings: ReaderSettings) -> None:
+        self._resolved = resolved
+        self._settings = settings
+        self._builder = ApplicationBuilder()
+        self._parser = _Parser(settings, self._builder.absorb)
+        self._parts: list[_PartStats] = []
+        self._decoded = 0
+        self._truncated_tail = False
+
+    def run(self, parts: list[_Part]) -> Application:
+        try:
+            for index, part in enumerate(parts):
+                head = part.stream.read(_SNIFF_BYTES) or b""
+                stats = _PartStats(codec=sniff_codec(head) or "none")
+                self._parts.append(stats)
+                if stats.codec == "none" and part.path is not None and part.path.is_file():
+                    tail = self._plain_file(part, head, stats)
+                else:
+                    tail = self._stream(part, head, stats)
+                self._tail(tail, last=index == len(parts) - 1)
+            self._parser.drain()
+        finally:
+            self._parser.close()
+        return self._model()
+
+    def _plain_file(self, part: _Part, head: bytes, stats: _PartStats) -> bytes:
+        """Cut an uncompressed file into line-aligned ranges read by the workers."""
+        fd = part.stream.fileno()
+        size = os.fstat(fd).st_size
+        if self._decoded + size > self._settings.max_log_bytes:
+            raise LogTooLargeError(
+                part.source,
+                f"{size >> 20} MiB is over the limit of {self._settings.max_log_bytes >> 20} MiB "
+                "(reader.max_log_bytes)",
+            )
+        _check_looks_like_events(part.source, head)
+        lines_end = _last_newline(fd, size) + 1
+        chunk = self._settings.chunk_bytes
+        path = str(part.path)
+        start = 0
+        while start < lines_end:
+            stop = (
+                lines_end
+                if start + chunk >= lines_end
+                else self._next_line(part, fd, start + chunk)
+            )
+            self._parser.submit(FileRange(path, start, stop), self._decoded + stop)
+            self._check_events_found(part.source)
+            start = stop
+        self._decoded += size
+        stats.stored_bytes = size
+        return _pread(fd, lines_end, size - lines_end)
+
+    def _next_line(self, part: _Part, fd: int, offset: int) -> int:
+        """Offset just after the first newline at or after ``offset``."""
+        position = offset
+        while True:
+            window = os.pread(fd, 1 << 16, position)
+            found = window.find(b"\n")
+            if found >= 0:
+                return position + found + 1
+            position += len(window)
+            if not window or position - offset > self._settings.max_line_bytes:
+                raise NotAnEventLogError(
+                    part.source,
+                    f"a line longer than {self._settings.max_line_bytes >> 20} MiB "
+                    "(no newline): not a Spark event log",
+                    offset,
+                )
+
+    def _stream(self, part: _Part, head: bytes, stats: _PartStats) -> bytes:
+        """Decompress (or pass through) a stream and hand whole lines to the parser."""
+        decode = DecodeStats()
+        lines = _LineBuffers(self._settings, part.source)
+        first = True
+        for data in decoded_chunks(
+            _Prefixed(head, part.stream),
+            stats.codec,
+            source=part.source,
+            stats=decode,
+            max_decoded_bytes=max(self._settings.max_log_bytes - self._decoded, 1),
+            max_ratio=self._settings.max_expansion_ratio,
+        ):
+            if first:
+                _check_looks_like_events(part.source, data)
+                first = False
+            for buf in lines.feed(data):
+                self._parser.submit(buf, self._decoded + lines.seen_bytes)
+                self._check_events_found(part.source)
+        self._decoded += decode.decoded_bytes
+        stats.stored_bytes = decode.compressed_bytes
+        stats.truncated = decode.truncated
+        rest = lines.rest()
+        cut = rest.rfind(b"\n") + 1
+        if cut:
+            self._parser.submit(rest[:cut], self._decoded)
+        return rest[cut:]
+
+    def _tail(self, tail: bytes, *, last: bool) -> None:
+        """The bytes after a part's last newline: a complete last line (some writers omit
+        the final newline) or one cut off mid-way by a crash or a live log."""
+        if not tail.strip():
+            return
+        result = parse_lines(tail)
+        if result.malformed and last:
+            result.malformed = 0
+            self._truncated_tail = True
+        self._parser.drain()
+        self._builder.absorb(result)
+
+    def _check_events_found(self, source: str) -> None:
+        """Refuse early a big file of JSON that is not events, instead of reading it all."""
+        if self._builder.events == 0 and self._builder.not_events >= 16:
+            raise NotAnEventLogError(
+                source, 'JSON lines without an "Event" field: not a Spark event log'
+            )
+
+    def _model(self) -> Application:
+        builder, resolved = self._builder, self._resolved
+        if builder.events == 0:
+            detail = (
+                f' ({builder.not_events} JSON lines without an "Event")'
+                if builder.not_events
+                else ""
+            )
+            raise NotAnEventLogError(resolved.display, f"no Spark listener events found{detail}")
+        stream_truncated = any(p.truncated for p in self._parts)
+        complete = (
+            builder.app_ended
+            and not self._truncated_tail
+            and not stream_truncated
+            and resolved.finished_marker is not False
+        )
+        source_info = SourceInfo(
+            path=resolved.display,
+            layout=resolved.layout,
+            codec=next((p.codec for p in self._parts if p.codec != "none"), "none"),
+            files=len(self._parts),
+            bytes_read=sum(p.stored_bytes for p in self._parts),
+            complete=complete,
+        )
+        return builder.build(
+            source_info,
+            truncated_tail=self._truncated_tail or stream_truncated,
+            spark_version_hint=resolved.spark_version_hint,
+        )
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """Offset of the file's last newline, or -1."""
+    position = size
+    while position > 0:
+        start = max(0, position - (1 << 16))
+        found = os.pread(fd, position - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found
+        position = start
+    return -1
