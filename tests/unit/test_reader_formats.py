@@ -213,7 +213,16 @@ def test_legacy_directory_gets_version_from_its_marker() -> None:
 
 
 def test_inprogress_log_is_parsed_up_to_the_cut() -> None:
-    app = read_application(LOGS / "app-20261128143744-0000.inprogress")
+    path = LOGS / "app-20261128143744-0000.inprogress"
+    complete_lines = 0
+    for line in _lines(path):
+        try:
+            json.loads(line)
+            complete_lines += 1
+        except ValueError:
+            pass
+    app = read_application(path)
+    assert app.counts.events == complete_lines
     assert app.source.complete is False
     assert app.counts.truncated_tail is True
     assert app.counts.malformed_lines == 0, "the cut last line is not a malformed line"

@@ -34,6 +34,10 @@ def _check(path: Any, label: dict[str, Any]) -> None:
         label["complete"],
     )
     assert summary["app"]["spark_version"] == label["spark_version"]
+    # Public labels also count the events and the malformed lines of each log.
+    if "events" in label:
+        assert summary["counts"]["events"] == label["events"]
+        assert summary["counts"]["lines_malformed"] == label["malformed_lines"]
 
 
 @pytest.mark.parametrize("name", sorted(bundled_labels()))

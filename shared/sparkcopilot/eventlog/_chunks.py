@@ -267,6 +267,7 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
                     continue
                 events.append(_decode(name, line, prepared))
         except (msgspec.ValidationError, msgspec.DecodeError):
+            by_type[name] -= 1  # a broken line is not an event
             malformed += 1
 
     matrix = np.array(rows, dtype=np.int64) if rows else np.zeros((0, _N_COLUMNS), dtype=np.int64)
@@ -277,7 +278,7 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
         failures=failures,
         started_task_ids=started,
         events=events,
-        by_type=Counter({k.decode(errors="replace"): v for k, v in by_type.items()}),
+        by_type=Counter({k.decode(errors="replace"): v for k, v in by_type.items() if v}),
         events_total=sum(by_type.values()),
         unknown=unknown,
         malformed=malformed,
