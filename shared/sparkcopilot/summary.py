@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict
 from .model import Application, CodecName, Layout, TaskOutcome
 
 
-
 class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
