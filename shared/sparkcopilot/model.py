@@ -111,7 +111,9 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Accumulable:
-    """One named accumulator value of a stage attempt (``Stage Info.Accumulables``)."""
+    """An accumulator of a stage attempt (``Stage Info.Accumulables``): a SQL metric or a
+    user accumulator. Spark's ``internal.metrics.*`` ones are left out: they repeat the
+    task metrics the task table already holds."""
 
     id: int
     name: str
@@ -125,8 +127,6 @@ class StageAttempt:
     name: str
     num_tasks: int
     parent_ids: tuple[int, ...]
-    #: Names of the RDDs the stage computes, outermost last (``RDD Info``).
-    rdd_names: tuple[str, ...]
     details: str
     submitted_ms: int | None
     completed_ms: int | None
@@ -162,41 +162,41 @@ class TaskTable:
 
     stage_id: I32
     stage_attempt: I32
+    executor: I32
+    locality: I8
+    outcome: I8
+    has_metrics: Bool
     task_id: I64
     index: I32
     attempt: I32
     launch_ms: I64
     finish_ms: I64
     getting_result_ms: I64
-    executor: I32
-    locality: I8
     speculative: Bool
-    outcome: I8
-    has_metrics: Bool
-    run_ms: I64
-    cpu_ns: I64
     deserialize_ms: I64
     deserialize_cpu_ns: I64
-    gc_ms: I64
-    result_size: I64
-    result_serialize_ms: I64
+    run_ms: I64
+    cpu_ns: I64
     peak_execution_memory: I64
+    result_size: I64
+    gc_ms: I64
+    result_serialize_ms: I64
     memory_spilled: I64
     disk_spilled: I64
+    shuffle_remote_blocks: I64
+    shuffle_local_blocks: I64
+    shuffle_fetch_wait_ms: I64
+    shuffle_remote_bytes: I64
+    shuffle_remote_to_disk_bytes: I64
+    shuffle_local_bytes: I64
+    shuffle_records_read: I64
+    shuffle_write_bytes: I64
+    shuffle_write_time_ns: I64
+    shuffle_write_records: I64
     input_bytes: I64
     input_records: I64
     output_bytes: I64
     output_records: I64
-    shuffle_local_bytes: I64
-    shuffle_remote_bytes: I64
-    shuffle_remote_to_disk_bytes: I64
-    shuffle_records_read: I64
-    shuffle_local_blocks: I64
-    shuffle_remote_blocks: I64
-    shuffle_fetch_wait_ms: I64
-    shuffle_write_bytes: I64
-    shuffle_write_records: I64
-    shuffle_write_time_ns: I64
 
     def __len__(self) -> int:
         return int(self.task_id.shape[0])

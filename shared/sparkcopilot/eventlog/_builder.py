@@ -28,11 +28,9 @@ from ..model import (
     TaskTable,
 )
 from . import _events as ev
-from ._chunks import ChunkResult
+from ._chunks import ChunkResult, decode_event
 
 _EXECUTOR_COLUMN = list(TASK_COLUMNS).index("executor")
-_SQL_ID_PROPERTY = "spark.sql.execution.id"
-_JOB_GROUP_PROPERTY = "spark.jobGroup.id"
 
 
 @dataclass
@@ -160,10 +158,14 @@ class ApplicationBuilder:
         self._unknown += chunk.unknown
         self._malformed += chunk.malformed
         self.not_events += chunk.not_events
-        for event in chunk.events:
-            handler = self._HANDLERS.get(type(event))
-            if handler is not None:
-                handler(self, event)
+        for name, line in chunk.other_events:
+            event = decode_event(name, line)
+            if event is None:
+                self._malformed += 1
+                continue
+            self._events += 1
+            self._by_type[name.decode()] += 1
+            self._HANDLERS[type(event)](self, event)
 
     def _absorb_tasks(self, chunk: ChunkResult) -> None:
         self._failures.extend(chunk.failures)
@@ -238,11 +240,10 @@ class ApplicationBuilder:
                 peaks[name] = value
 
     def _on_job_start(self, e: ev.JobStart) -> None:
-        props = ev.property_map(e.properties)
-        sql_id = _to_int(props.get(_SQL_ID_PROPERTY))
+        sql_id = _to_int(e.properties.sql_execution_id)
         stage_ids = tuple(e.stage_ids) or tuple(s.stage_id for s in e.stage_infos)
         self._jobs[e.job_id] = _JobState(
-            e.job_id, e.submitted_ms, stage_ids, sql_id, props.get(_JOB_GROUP_PROPERTY)
+            e.job_id, e.submitted_ms, stage_ids, sql_id, e.properties.group
         )
         for stage_id in stage_ids:
             self._stage_jobs.setdefault(stage_id, []).append(e.job_id)
@@ -264,7 +265,7 @@ class ApplicationBuilder:
 
     def _on_stage_completed(self, e: ev.StageCompleted) -> None:
         self._stages[(e.info.stage_id, e.info.attempt)] = _StageState(e.info, completed=True)
-        for acc in e.info.accumulables:
+        for acc in _named_accumulables(e.info):
             value = _to_int(acc.value)
             if value is not None:
                 self._accum_values[acc.id] = value
@@ -451,7 +452,6 @@ class ApplicationBuilder:
                     name=info.name,
                     num_tasks=info.num_tasks,
                     parent_ids=tuple(info.parent_ids),
-                    rdd_names=tuple(r.name for r in info.rdds),
                     details=info.details,
                     submitted_ms=info.submitted_ms,
                     completed_ms=info.completed_ms,
@@ -461,7 +461,8 @@ class ApplicationBuilder:
                     sql_id=sql_id,
                     resource_profile_id=info.resource_profile_id,
                     accumulables=tuple(
-                        Accumulable(a.id, a.name or "", _scalar(a.value)) for a in info.accumulables
+                        Accumulable(a.id, a.name or "", _scalar(a.value))
+                        for a in _named_accumulables(info)
                     ),
                     task_rows=stage_rows.get(key, (0, 0)),
                 )
@@ -505,6 +506,11 @@ class ApplicationBuilder:
                 )
             )
         return tuple(out)
+
+
+def _named_accumulables(info: ev.StageInfo) -> list[ev.AccumulableInfo]:
+    """SQL metrics and user accumulators; ``internal.*`` ones repeat the task metrics."""
+    return [a for a in info.accumulables if not (a.name or "").startswith("internal.")]
 
 
 def _scalar(value: Any) -> int | float | str | None:

@@ -18,7 +18,18 @@ import numpy as np
 import numpy.typing as npt
 
 from ..model import TASK_COLUMNS, TaskFailure, TaskLocality, TaskOutcome
-from ._events import DECODED, DECODERS, KNOWN_SKIPPED, TaskEnd, TaskMetrics, TaskStart
+from ._events import (
+    DECODED,
+    DECODERS,
+    KNOWN_SKIPPED,
+    InputMetrics,
+    OutputMetrics,
+    ShuffleReadMetrics,
+    ShuffleWriteMetrics,
+    TaskEnd,
+    TaskInfo,
+    TaskMetrics,
+)
 
 # JsonProtocol always writes "Event" first; a regex over the line's head finds the type
 # without decoding the line, so unneeded events cost no JSON parsing at all.
@@ -39,33 +50,42 @@ _SKIPPED_BY_BYTES = frozenset(name.encode() for name in KNOWN_SKIPPED)
 
 _LOCALITY = {loc.name: int(loc) for loc in TaskLocality}
 _OUTCOME = {
-    "Success": TaskOutcome.SUCCESS,
-    "ExceptionFailure": TaskOutcome.EXCEPTION_FAILURE,
-    "FetchFailed": TaskOutcome.FETCH_FAILED,
-    "ExecutorLostFailure": TaskOutcome.EXECUTOR_LOST,
-    "TaskKilled": TaskOutcome.KILLED,
-    "TaskResultLost": TaskOutcome.RESULT_LOST,
-    "TaskCommitDenied": TaskOutcome.COMMIT_DENIED,
-    "Resubmitted": TaskOutcome.RESUBMITTED,
+    reason: int(outcome)
+    for reason, outcome in (
+        ("Success", TaskOutcome.SUCCESS),
+        ("ExceptionFailure", TaskOutcome.EXCEPTION_FAILURE),
+        ("FetchFailed", TaskOutcome.FETCH_FAILED),
+        ("ExecutorLostFailure", TaskOutcome.EXECUTOR_LOST),
+        ("TaskKilled", TaskOutcome.KILLED),
+        ("TaskResultLost", TaskOutcome.RESULT_LOST),
+        ("TaskCommitDenied", TaskOutcome.COMMIT_DENIED),
+        ("Resubmitted", TaskOutcome.RESUBMITTED),
+    )
 }
+_UNKNOWN_OUTCOME = int(TaskOutcome.UNKNOWN)
 _N_COLUMNS = len(TASK_COLUMNS)
-_EMPTY_METRICS = TaskMetrics()
+_TASK_END_DECODER = DECODERS["SparkListenerTaskEnd"]
+_TASK_ID = b'"Task ID":'
+_UNKNOWN_LOCALITY = int(TaskLocality.UNKNOWN)
 
-
-def _decode(name: bytes, line: bytes | memoryview, prepared: Any) -> Any:
-    """Decode one event into its typed shape.
-
-    ``prepared`` is the untyped value when the slow path already decoded the line. A
-    field of an unexpected type (vendor builds write a few) makes the strict decoder
-    fail; the line is then converted leniently from its untyped value once.
-    """
-    shape = _SHAPES_BY_BYTES[name]
-    if prepared is None:
-        try:
-            return _DECODERS_BY_BYTES[name].decode(line)
-        except msgspec.ValidationError:
-            prepared = msgspec.json.decode(line)
-    return msgspec.convert(prepared, shape, strict=False)
+# A task row: the header below, then TaskInfo's and TaskMetrics' leading numeric fields,
+# then each metric group whole. The model's column order must be exactly this, and the
+# row built in parse_lines reads the fields in this order.
+_ROW_HEAD = ("stage_id", "stage_attempt", "executor", "locality", "outcome", "has_metrics")
+_INFO_NUMBERS = 7
+_METRICS_NUMBERS = 10
+_ROW_LAYOUT = (
+    *_ROW_HEAD,
+    *TaskInfo.__struct_fields__[:_INFO_NUMBERS],
+    *TaskMetrics.__struct_fields__[:_METRICS_NUMBERS],
+    *(f"shuffle_{f}" for f in ShuffleReadMetrics.__struct_fields__),
+    *(f"shuffle_write_{f}" for f in ShuffleWriteMetrics.__struct_fields__),
+    *(f"input_{f}" for f in InputMetrics.__struct_fields__),
+    *(f"output_{f}" for f in OutputMetrics.__struct_fields__),
+)
+if tuple(TASK_COLUMNS) != _ROW_LAYOUT:  # pragma: no cover - a programming error
+    raise ImportError(f"task row layout {_ROW_LAYOUT} != TaskTable columns {tuple(TASK_COLUMNS)}")
+_NO_METRICS = TaskMetrics()
 
 
 @dataclass
@@ -78,8 +98,9 @@ class ChunkResult:
     executor_hosts: dict[str, str]
     failures: list[TaskFailure]
     started_task_ids: array[int]
-    #: Every decoded event other than task start/end, in log order.
-    events: list[Any]
+    #: (event name, JSON line) of every other event the model reads, in log order;
+    #: :func:`decode_event` turns them into typed events.
+    other_events: list[tuple[bytes, bytes]]
     by_type: Counter[str] = field(default_factory=Counter)
     events_total: int = 0
     unknown: int = 0
@@ -100,13 +121,51 @@ def _failure_message(reason: Any) -> str:
     return str(text).strip().split("\n", 1)[0][:500]
 
 
+def _failure(te: TaskEnd, info: TaskInfo, outcome: int) -> TaskFailure:
+    return TaskFailure(
+        te.stage_id,
+        te.stage_attempt,
+        info.task_id,
+        info.executor_id,
+        TaskOutcome(outcome),
+        _failure_message(te.reason),
+    )
+
+
+def _lenient(name: bytes, line: bytes | memoryview) -> Any:
+    """Decode a line of an unexpected shape from its untyped value, or None."""
+    try:
+        return msgspec.convert(msgspec.json.decode(line), _SHAPES_BY_BYTES[name], strict=False)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def decode_event(name: bytes, line: bytes | memoryview, prepared: Any = None) -> Any:
+    """The typed event of a line the model reads, or None when it is malformed.
+
+    ``prepared`` is the line's untyped value when it was already decoded. A field of an
+    unexpected type (vendor builds write a few) makes the strict decoder fail; the line
+    is then converted leniently from its untyped value.
+    """
+    if prepared is not None:
+        try:
+            return msgspec.convert(prepared, _SHAPES_BY_BYTES[name], strict=False)
+        except msgspec.ValidationError:
+            return None
+    try:
+        return _DECODERS_BY_BYTES[name].decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return _lenient(name, line)
+
+
 def _without_accumulables(buf: bytes, start: int, end: int) -> bytes | None:
     """The TaskEnd line at ``buf[start:end]`` minus the parts the model skips, or None
     when its keys are not in the expected order (then the whole line is decoded)."""
     cut = buf.find(_ACCUMULABLES, start, end)
     if cut < 0:
         return None
-    resume = buf.find(_TASK_METRICS, cut, end)
+    # Searched from the end: "Task Metrics" is near it, the accumulables are long.
+    resume = buf.rfind(_TASK_METRICS, cut, end)
     if resume < 0:
         return None
     return buf[start:cut] + b"}" + buf[resume:end]
@@ -123,23 +182,85 @@ def _decode_untyped(line: memoryview) -> tuple[bytes, Any] | None:
     return (obj["Event"].encode(), obj)
 
 
-def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot loop, kept flat for speed
+def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot loop, kept flat
     """Parse ``buf``, which holds whole lines only (the caller keeps any cut tail)."""
     rows: list[tuple[int, ...]] = []
+    add_row = rows.append
     executor_codes: dict[str, int] = {}
     executor_hosts: dict[str, str] = {}
     failures: list[TaskFailure] = []
     started = array("q")
-    events: list[Any] = []
+    others: list[tuple[bytes, bytes]] = []
     by_type: Counter[bytes] = Counter()
     unknown = malformed = not_events = 0
-
-    head = _EVENT_HEAD.match
     locality_code = _LOCALITY.get
     outcome_code = _OUTCOME.get
 
-    # Lines are slices of ``buf`` found with ``find``/``startswith`` at offsets: copying
-    # every line costs more than parsing it on machines short of memory bandwidth.
+    def add_task_end(te: TaskEnd) -> bool:
+        info = te.info
+        if info is None:
+            return False
+        code = executor_codes.get(info.executor_id)
+        if code is None:
+            code = executor_codes[info.executor_id] = len(executor_codes)
+            executor_hosts[info.executor_id] = info.host
+        outcome = outcome_code(te.reason.reason, _UNKNOWN_OUTCOME)
+        if outcome:
+            failures.append(_failure(te, info, outcome))
+        m = te.metrics
+        has_metrics = m is not None
+        if m is None:
+            m = _NO_METRICS
+        sr = m.shuffle_read
+        sw = m.shuffle_write
+        # One attribute read per column, in model.TaskTable's order (checked at import).
+        add_row(
+            (
+                te.stage_id,
+                te.stage_attempt,
+                code,
+                locality_code(info.locality, _UNKNOWN_LOCALITY),
+                outcome,
+                has_metrics,
+                info.task_id,
+                info.index,
+                info.attempt,
+                info.launch_ms,
+                info.finish_ms,
+                info.getting_result_ms,
+                info.speculative,
+                m.deserialize_ms,
+                m.deserialize_cpu_ns,
+                m.run_ms,
+                m.cpu_ns,
+                m.peak_execution_memory,
+                m.result_size,
+                m.gc_ms,
+                m.result_serialize_ms,
+                m.memory_spilled,
+                m.disk_spilled,
+                sr.remote_blocks,
+                sr.local_blocks,
+                sr.fetch_wait_ms,
+                sr.remote_bytes,
+                sr.remote_to_disk_bytes,
+                sr.local_bytes,
+                sr.records_read,
+                sw.bytes,
+                sw.time_ns,
+                sw.records,
+                m.input.bytes,
+                m.input.records,
+                m.output.bytes,
+                m.output.records,
+            )
+        )
+        return True
+
+    decode_task_end = _TASK_END_DECODER.decode
+    head = _EVENT_HEAD.match
+    # Lines are found with find/startswith at offsets: copying every line out of the
+    # buffer costs more than parsing it on machines short of memory bandwidth.
     view = memoryview(buf)
     find = buf.find
     starts_with = buf.startswith
@@ -149,135 +270,83 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
         end = find(b"\n", start)
         if end < 0:
             end = size
+        line_start, start = start, end + 1
+
+        if starts_with(_TASK_END_HEAD, line_start):
+            by_type[_TASK_END] += 1
+            spliced = _without_accumulables(buf, line_start, end)
+            try:
+                te: TaskEnd | None = decode_task_end(spliced or view[line_start:end])
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                # A user accumulator's text fooled the splice, or a vendor wrote a field
+                # of another type: decode the whole line, leniently.
+                te = _lenient(_TASK_END, view[line_start:end])
+            if te is None or not add_task_end(te):
+                by_type[_TASK_END] -= 1
+                malformed += 1
+            continue
+
+        if starts_with(_TASK_START_HEAD, line_start):
+            # Only the task id is needed (to find tasks that never ended).
+            at = find(_TASK_ID, line_start, end)
+            stop = find(b",", at, end) if at >= 0 else -1
+            if stop >= 0:
+                task_id: int | None = int(buf[at + len(_TASK_ID) : stop])
+            else:
+                ts = _lenient(_TASK_START, view[line_start:end])
+                task_id = ts.info.task_id if ts is not None and ts.info is not None else None
+            if task_id is None:
+                malformed += 1
+            else:
+                started.append(task_id)
+                by_type[_TASK_START] += 1
+            continue
+
+        line = view[line_start:end]
+        m = head(line)
         prepared: Any = None
-        line_start = start
-        if starts_with(_TASK_END_HEAD, start):
-            name = _TASK_END
-            line: bytes | memoryview = _without_accumulables(buf, start, end) or view[start:end]
-        elif starts_with(_TASK_START_HEAD, start):
-            name = _TASK_START
-            line = view[start:end]
+        if m is not None:
+            name = m.group(1)
         else:
-            line = view[start:end]
-            m = head(line)
-            if m is None:
-                if not bytes(line).strip():
-                    start = end + 1
-                    continue
-                untyped = _decode_untyped(line)
-                if untyped is None:
-                    malformed += 1
-                    start = end + 1
-                    continue
-                name, prepared = untyped
-                if not name:
-                    not_events += 1
-                    start = end + 1
-                    continue
-            else:
-                name = m.group(1)
-        start = end + 1
-        by_type[name] += 1
-
-        try:
-            if name == _TASK_END:
-                try:
-                    te: TaskEnd = _decode(name, line, prepared)
-                except msgspec.DecodeError:
-                    if type(line) is memoryview:
-                        raise
-                    # The cut landed inside a string of a user accumulator: decode it all.
-                    te = _decode(name, view[line_start:end], prepared)
-                info = te.info
-                if info is None:
-                    malformed += 1
-                    continue
-                code = executor_codes.get(info.executor_id)
-                if code is None:
-                    code = executor_codes[info.executor_id] = len(executor_codes)
-                    executor_hosts[info.executor_id] = info.host
-                outcome = outcome_code(te.reason.reason, TaskOutcome.UNKNOWN)
-                if outcome:
-                    failures.append(
-                        TaskFailure(
-                            te.stage_id,
-                            te.stage_attempt,
-                            info.task_id,
-                            info.executor_id,
-                            TaskOutcome(outcome),
-                            _failure_message(te.reason),
-                        )
-                    )
-                tm = te.metrics
-                has_metrics = tm is not None
-                if tm is None:
-                    tm = _EMPTY_METRICS
-                sr = tm.shuffle_read
-                sw = tm.shuffle_write
-                # Order must match model.TaskTable's fields (checked by a unit test).
-                rows.append(
-                    (
-                        te.stage_id,
-                        te.stage_attempt,
-                        info.task_id,
-                        info.index,
-                        info.attempt,
-                        info.launch_ms,
-                        info.finish_ms,
-                        info.getting_result_ms,
-                        code,
-                        locality_code(info.locality, 5),
-                        info.speculative,
-                        outcome,
-                        has_metrics,
-                        tm.run_ms,
-                        tm.cpu_ns,
-                        tm.deserialize_ms,
-                        tm.deserialize_cpu_ns,
-                        tm.gc_ms,
-                        tm.result_size,
-                        tm.result_serialize_ms,
-                        tm.peak_execution_memory,
-                        tm.memory_spilled,
-                        tm.disk_spilled,
-                        tm.input.bytes,
-                        tm.input.records,
-                        tm.output.bytes,
-                        tm.output.records,
-                        sr.local_bytes,
-                        sr.remote_bytes,
-                        sr.remote_to_disk_bytes,
-                        sr.records,
-                        sr.local_blocks,
-                        sr.remote_blocks,
-                        sr.fetch_wait_ms,
-                        sw.bytes,
-                        sw.records,
-                        sw.time_ns,
-                    )
-                )
+            if not bytes(line).strip():
+                continue
+            untyped = _decode_untyped(line)
+            if untyped is None:
+                malformed += 1
+                continue
+            name, prepared = untyped
+            if not name:
+                not_events += 1
+                continue
+        if name not in _SHAPES_BY_BYTES:
+            by_type[name] += 1
+            if name not in _SKIPPED_BY_BYTES:
+                unknown += 1
+            continue
+        if name in (_TASK_END, _TASK_START):
+            # Only here when not written the way Spark writes them: rare, decode whole.
+            event = decode_event(name, line, prepared)
+            if event is None or event.info is None:
+                malformed += 1
             elif name == _TASK_START:
-                ts: TaskStart = _decode(name, line, prepared)
-                if ts.info is not None:
-                    started.append(ts.info.task_id)
+                started.append(event.info.task_id)
+                by_type[name] += 1
+            elif add_task_end(event):
+                by_type[name] += 1
             else:
-                if name not in _SHAPES_BY_BYTES:
-                    if name not in _SKIPPED_BY_BYTES:
-                        unknown += 1
-                    continue
-                events.append(_decode(name, line, prepared))
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            by_type[name] -= 1  # a broken line is not an event
-            malformed += 1
+                malformed += 1
+            continue
+        # The few other events go back undecoded: the builder decodes them in log order,
+        # which costs less than shipping decoded objects between processes.
+        others.append((name, bytes(line) if prepared is None else msgspec.json.encode(prepared)))
 
-    matrix = np.array(rows, dtype=np.int64) if rows else np.zeros((0, _N_COLUMNS), dtype=np.int64)
     return ChunkResult(
-        tasks=matrix,
+        tasks=np.array(rows, dtype=np.int64).reshape(-1, _N_COLUMNS),
         executor_ids=list(executor_codes),
         executor_hosts=executor_hosts,
         failures=failures,
         started_task_ids=started,
-        events=events,
+        other_events=others,
         by_type=Counter({k.decode(errors="replace"): v for k, v in by_type.items() if v}),
         events_total=sum(by_type.values()),
         unknown=unknown,

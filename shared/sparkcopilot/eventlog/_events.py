@@ -19,6 +19,9 @@ class _Shape(Struct, frozen=True):
 
 
 # --- tasks ---------------------------------------------------------------------------
+# Field names here are TaskTable's column names (less a prefix for the nested metric
+# groups), and every numeric field precedes the others: the reader turns a task into a
+# row with a few C-level ``astuple`` slices instead of dozens of attribute reads.
 
 
 class ShuffleReadMetrics(_Shape, frozen=True):
@@ -28,7 +31,7 @@ class ShuffleReadMetrics(_Shape, frozen=True):
     remote_bytes: int = field(name="Remote Bytes Read", default=0)
     remote_to_disk_bytes: int = field(name="Remote Bytes Read To Disk", default=0)
     local_bytes: int = field(name="Local Bytes Read", default=0)
-    records: int = field(name="Total Records Read", default=0)
+    records_read: int = field(name="Total Records Read", default=0)
 
 
 class ShuffleWriteMetrics(_Shape, frozen=True):
@@ -77,12 +80,12 @@ class TaskInfo(_Shape, frozen=True):
     index: int = field(name="Index", default=0)
     attempt: int = field(name="Attempt", default=0)
     launch_ms: int = field(name="Launch Time", default=0)
+    finish_ms: int = field(name="Finish Time", default=0)
+    getting_result_ms: int = field(name="Getting Result Time", default=0)
+    speculative: bool = field(name="Speculative", default=False)
     executor_id: str = field(name="Executor ID", default="")
     host: str = field(name="Host", default="")
     locality: str = field(name="Locality", default="")
-    speculative: bool = field(name="Speculative", default=False)
-    getting_result_ms: int = field(name="Getting Result Time", default=0)
-    finish_ms: int = field(name="Finish Time", default=0)
 
 
 class TaskEndReason(_Shape, frozen=True):
@@ -138,23 +141,16 @@ class ApplicationEnd(_Shape, frozen=True):
     timestamp: int | None = field(name="Timestamp", default=None)
 
 
-def property_map(value: dict[str, str] | list[list[str]] | None) -> dict[str, str]:
-    """Properties come as an object, or (Spark 1.x) as a list of [key, value] pairs."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return {str(k): str(v) for k, v in value.items()}
-    return {str(p[0]): str(p[1]) for p in value if len(p) == 2}
-
-
-PropertyMap = dict[str, Any] | list[list[str]] | None
+def property_map(value: dict[str, Any]) -> dict[str, str]:
+    """Property values as the strings Spark set them as (a few vendors write numbers)."""
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
 
 
 class EnvironmentUpdate(_Shape, frozen=True):
-    jvm: PropertyMap = field(name="JVM Information", default=None)
-    spark: PropertyMap = field(name="Spark Properties", default=None)
-    hadoop: PropertyMap = field(name="Hadoop Properties", default=None)
-    system: PropertyMap = field(name="System Properties", default=None)
+    jvm: dict[str, Any] = field(name="JVM Information", default_factory=dict)
+    spark: dict[str, Any] = field(name="Spark Properties", default_factory=dict)
+    hadoop: dict[str, Any] = field(name="Hadoop Properties", default_factory=dict)
+    system: dict[str, Any] = field(name="System Properties", default_factory=dict)
 
 
 class ExecutorInfo(_Shape, frozen=True):
@@ -194,10 +190,6 @@ class StageExecutorMetrics(_Shape, frozen=True):
 # --- jobs and stages ----------------------------------------------------------------
 
 
-class RddInfo(_Shape, frozen=True):
-    name: str = field(name="Name", default="")
-
-
 class AccumulableInfo(_Shape, frozen=True):
     id: int = field(name="ID", default=-1)
     name: str | None = field(name="Name", default=None)
@@ -209,7 +201,6 @@ class StageInfo(_Shape, frozen=True):
     attempt: int = field(name="Stage Attempt ID", default=0)
     name: str = field(name="Stage Name", default="")
     num_tasks: int = field(name="Number of Tasks", default=0)
-    rdds: list[RddInfo] = field(name="RDD Info", default_factory=list)
     parent_ids: list[int] = field(name="Parent IDs", default_factory=list)
     details: str = field(name="Details", default="")
     submitted_ms: int | None = field(name="Submission Time", default=None)
@@ -229,12 +220,23 @@ class JobStageInfo(_Shape, frozen=True):
     parent_ids: list[int] = field(name="Parent IDs", default_factory=list)
 
 
+class JobProperties(_Shape, frozen=True):
+    """The few job properties the model reads; the rest are skipped while decoding."""
+
+    sql_execution_id: str | None = field(name="spark.sql.execution.id", default=None)
+    group: str | None = field(name="spark.jobGroup.id", default=None)
+    description: str | None = field(name="spark.job.description", default=None)
+
+
+_NO_PROPERTIES = JobProperties()
+
+
 class JobStart(_Shape, frozen=True):
     job_id: int = field(name="Job ID")
     submitted_ms: int | None = field(name="Submission Time", default=None)
     stage_infos: list[JobStageInfo] = field(name="Stage Infos", default_factory=list)
     stage_ids: list[int] = field(name="Stage IDs", default_factory=list)
-    properties: PropertyMap = field(name="Properties", default=None)
+    properties: JobProperties = field(name="Properties", default=_NO_PROPERTIES)
 
 
 class JobResult(_Shape, frozen=True):
@@ -250,7 +252,6 @@ class JobEnd(_Shape, frozen=True):
 
 class StageSubmitted(_Shape, frozen=True):
     info: StageInfo = field(name="Stage Info")
-    properties: PropertyMap = field(name="Properties", default=None)
 
 
 class StageCompleted(_Shape, frozen=True):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import msgspec
+
 from ..config import ReaderSettings
 from ..errors import LogTooLargeError, NotAnEventLogError
 from ..model import Application, CodecName, Layout, SourceInfo
@@ -263,7 +265,8 @@ class _Read:
                 if start + chunk >= lines_end
                 else self._next_line(part, fd, start + chunk)
             )
-            self._parser.submit(FileRange(path, start, stop), self._decoded + stop)
+            # The whole size is known up front: go parallel from the first range.
+            self._parser.submit(FileRange(path, start, stop), self._decoded + size)
             self._check_events_found(part.source)
             start = stop
         self._decoded += size
@@ -320,12 +323,11 @@ class _Read:
         the final newline) or one cut off mid-way by a crash or a live log."""
         if not tail.strip():
             return
-        result = parse_lines(tail)
-        if result.malformed and last:
-            result.malformed = 0
+        if last and not _is_json(tail):
             self._truncated_tail = True
+            return
         self._parser.drain()
-        self._builder.absorb(result)
+        self._builder.absorb(parse_lines(tail))
 
     def _check_events_found(self, source: str) -> None:
         """Refuse early a big file of JSON that is not events, instead of reading it all."""
@@ -363,6 +365,14 @@ class _Read:
             truncated_tail=self._truncated_tail or stream_truncated,
             spark_version_hint=resolved.spark_version_hint,
         )
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return False
+    return True
 
 
 def _last_newline(fd: int, size: int) -> int:
