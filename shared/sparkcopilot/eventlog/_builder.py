@@ -61,8 +61,8 @@ class _JobState:
 
 @dataclass
 class _StageState:
-    info: ev.StageInfo
-    completed: bool = False
+    submitted: ev.StageHeader | None = None
+    completed: ev.StageInfo | None = None
 
 
 @dataclass
@@ -151,15 +151,16 @@ class ApplicationBuilder:
 
     # --- folding ---------------------------------------------------------------------
 
-    def absorb(self, chunk: ChunkResult) -> None:
+    def absorb(self, chunk: ChunkResult, lines: Callable[[int, int], bytes]) -> None:
+        """Fold one parsed chunk; ``lines(start, stop)`` gives back bytes of its buffer."""
         self._absorb_tasks(chunk)
         self._by_type.update(chunk.by_type)
         self._events += chunk.events_total
         self._unknown += chunk.unknown
         self._malformed += chunk.malformed
         self.not_events += chunk.not_events
-        for name, line in chunk.other_events:
-            event = decode_event(name, line)
+        for name, start, stop in chunk.other_events:
+            event = decode_event(name, lines(start, stop))
             if event is None:
                 self._malformed += 1
                 continue
@@ -241,7 +242,7 @@ class ApplicationBuilder:
 
     def _on_job_start(self, e: ev.JobStart) -> None:
         sql_id = _to_int(e.properties.sql_execution_id)
-        stage_ids = tuple(e.stage_ids) or tuple(s.stage_id for s in e.stage_infos)
+        stage_ids = tuple(e.stage_ids)
         self._jobs[e.job_id] = _JobState(
             e.job_id, e.submitted_ms, stage_ids, sql_id, e.properties.group
         )
@@ -259,12 +260,10 @@ class ApplicationBuilder:
             job.failure = str(result.exception.get("Message", result.exception))[:500]
 
     def _on_stage_submitted(self, e: ev.StageSubmitted) -> None:
-        key = (e.info.stage_id, e.info.attempt)
-        if key not in self._stages:
-            self._stages[key] = _StageState(e.info)
+        self._stages.setdefault((e.info.stage_id, e.info.attempt), _StageState()).submitted = e.info
 
     def _on_stage_completed(self, e: ev.StageCompleted) -> None:
-        self._stages[(e.info.stage_id, e.info.attempt)] = _StageState(e.info, completed=True)
+        self._stages.setdefault((e.info.stage_id, e.info.attempt), _StageState()).completed = e.info
         for acc in _named_accumulables(e.info):
             value = _to_int(acc.value)
             if value is not None:
@@ -344,8 +343,8 @@ class ApplicationBuilder:
                 "spark.databricks.clusterUsageTags.sparkVersion"
             ),
         )
-        ended = {int(t) for t in tasks.task_id}
-        unfinished = tuple(sorted({int(t) for t in self._started} - ended))
+        started = np.frombuffer(self._started, dtype=np.int64)
+        unfinished = tuple(np.setdiff1d(started, tasks.task_id).tolist())
         return Application(
             source=source,
             app=app,
@@ -433,15 +432,16 @@ class ApplicationBuilder:
         keys = sorted(set(self._stages) | set(stage_rows))
         out = []
         for key in keys:
-            state = self._stages.get(key)
+            state = self._stages.get(key) or _StageState()
+            done = state.completed
             # Tasks of a stage whose StageSubmitted was lost still belong somewhere.
-            info = state.info if state else ev.StageInfo(stage_id=key[0], attempt=key[1])
+            info = done or state.submitted or ev.StageHeader(stage_id=key[0], attempt=key[1])
             job_ids = tuple(self._stage_jobs.get(key[0], ()))
             sql_id = next((job_sql[j] for j in job_ids if job_sql.get(j) is not None), None)
             status: Literal["complete", "failed", "running"]
-            if state is None or not state.completed:
+            if done is None:
                 status = "running"
-            elif info.failure_reason:
+            elif done.failure_reason:
                 status = "failed"
             else:
                 status = "complete"
@@ -454,15 +454,15 @@ class ApplicationBuilder:
                     parent_ids=tuple(info.parent_ids),
                     details=info.details,
                     submitted_ms=info.submitted_ms,
-                    completed_ms=info.completed_ms,
+                    completed_ms=done.completed_ms if done else None,
                     status=status,
-                    failure_reason=info.failure_reason,
+                    failure_reason=done.failure_reason if done else None,
                     job_ids=job_ids,
                     sql_id=sql_id,
                     resource_profile_id=info.resource_profile_id,
                     accumulables=tuple(
                         Accumulable(a.id, a.name or "", _scalar(a.value))
-                        for a in _named_accumulables(info)
+                        for a in (_named_accumulables(done) if done else ())
                     ),
                     task_rows=stage_rows.get(key, (0, 0)),
                 )

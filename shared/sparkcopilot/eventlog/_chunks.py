@@ -98,9 +98,10 @@ class ChunkResult:
     executor_hosts: dict[str, str]
     failures: list[TaskFailure]
     started_task_ids: array[int]
-    #: (event name, JSON line) of every other event the model reads, in log order;
-    #: :func:`decode_event` turns them into typed events.
-    other_events: list[tuple[bytes, bytes]]
+    #: (event name, start, stop) in the buffer of every other event the model reads, in
+    #: log order: the builder decodes them itself with :func:`decode_event`, which costs
+    #: less than shipping decoded objects (or the lines) back from a worker process.
+    other_events: list[tuple[bytes, int, int]]
     by_type: Counter[str] = field(default_factory=Counter)
     events_total: int = 0
     unknown: int = 0
@@ -190,7 +191,7 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
     executor_hosts: dict[str, str] = {}
     failures: list[TaskFailure] = []
     started = array("q")
-    others: list[tuple[bytes, bytes]] = []
+    others: list[tuple[bytes, int, int]] = []
     by_type: Counter[bytes] = Counter()
     unknown = malformed = not_events = 0
     locality_code = _LOCALITY.get
@@ -336,9 +337,7 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
             else:
                 malformed += 1
             continue
-        # The few other events go back undecoded: the builder decodes them in log order,
-        # which costs less than shipping decoded objects between processes.
-        others.append((name, bytes(line) if prepared is None else msgspec.json.encode(prepared)))
+        others.append((name, line_start, end))
 
     return ChunkResult(
         tasks=np.array(rows, dtype=np.int64).reshape(-1, _N_COLUMNS),

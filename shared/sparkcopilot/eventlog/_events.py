@@ -14,7 +14,7 @@ import msgspec
 from msgspec import Struct, field
 
 
-class _Shape(Struct, frozen=True):
+class _Shape(Struct, frozen=True, gc=False):
     """Decoded events are values: nothing downstream may change what the log said."""
 
 
@@ -24,7 +24,7 @@ class _Shape(Struct, frozen=True):
 # row with a few C-level ``astuple`` slices instead of dozens of attribute reads.
 
 
-class ShuffleReadMetrics(_Shape, frozen=True):
+class ShuffleReadMetrics(_Shape, frozen=True, gc=False):
     remote_blocks: int = field(name="Remote Blocks Fetched", default=0)
     local_blocks: int = field(name="Local Blocks Fetched", default=0)
     fetch_wait_ms: int = field(name="Fetch Wait Time", default=0)
@@ -34,18 +34,18 @@ class ShuffleReadMetrics(_Shape, frozen=True):
     records_read: int = field(name="Total Records Read", default=0)
 
 
-class ShuffleWriteMetrics(_Shape, frozen=True):
+class ShuffleWriteMetrics(_Shape, frozen=True, gc=False):
     bytes: int = field(name="Shuffle Bytes Written", default=0)
     time_ns: int = field(name="Shuffle Write Time", default=0)
     records: int = field(name="Shuffle Records Written", default=0)
 
 
-class InputMetrics(_Shape, frozen=True):
+class InputMetrics(_Shape, frozen=True, gc=False):
     bytes: int = field(name="Bytes Read", default=0)
     records: int = field(name="Records Read", default=0)
 
 
-class OutputMetrics(_Shape, frozen=True):
+class OutputMetrics(_Shape, frozen=True, gc=False):
     bytes: int = field(name="Bytes Written", default=0)
     records: int = field(name="Records Written", default=0)
 
@@ -56,7 +56,7 @@ _NO_INPUT = InputMetrics()
 _NO_OUTPUT = OutputMetrics()
 
 
-class TaskMetrics(_Shape, frozen=True):
+class TaskMetrics(_Shape, frozen=True, gc=False):
     deserialize_ms: int = field(name="Executor Deserialize Time", default=0)
     deserialize_cpu_ns: int = field(name="Executor Deserialize CPU Time", default=0)
     run_ms: int = field(name="Executor Run Time", default=0)
@@ -75,7 +75,7 @@ class TaskMetrics(_Shape, frozen=True):
     output: OutputMetrics = field(name="Output Metrics", default=_NO_OUTPUT)
 
 
-class TaskInfo(_Shape, frozen=True):
+class TaskInfo(_Shape, frozen=True, gc=False):
     task_id: int = field(name="Task ID")
     index: int = field(name="Index", default=0)
     attempt: int = field(name="Attempt", default=0)
@@ -88,7 +88,7 @@ class TaskInfo(_Shape, frozen=True):
     locality: str = field(name="Locality", default="")
 
 
-class TaskEndReason(_Shape, frozen=True):
+class TaskEndReason(_Shape, frozen=True, gc=False):
     reason: str = field(name="Reason", default="Success")
     class_name: str | None = field(name="Class Name", default=None)
     description: str | None = field(name="Description", default=None)
@@ -100,7 +100,7 @@ class TaskEndReason(_Shape, frozen=True):
 _SUCCESS = TaskEndReason()
 
 
-class TaskEnd(_Shape, frozen=True):
+class TaskEnd(_Shape, frozen=True, gc=False):
     stage_id: int = field(name="Stage ID")
     stage_attempt: int = field(name="Stage Attempt ID", default=0)
     reason: TaskEndReason = field(name="Task End Reason", default=_SUCCESS)
@@ -108,7 +108,7 @@ class TaskEnd(_Shape, frozen=True):
     metrics: TaskMetrics | None = field(name="Task Metrics", default=None)
 
 
-class TaskStart(_Shape, frozen=True):
+class TaskStart(_Shape, frozen=True, gc=False):
     stage_id: int = field(name="Stage ID")
     stage_attempt: int = field(name="Stage Attempt ID", default=0)
     info: TaskInfo | None = field(name="Task Info", default=None)
@@ -117,11 +117,11 @@ class TaskStart(_Shape, frozen=True):
 # --- application, environment, executors -------------------------------------------
 
 
-class LogStart(_Shape, frozen=True):
+class LogStart(_Shape, frozen=True, gc=False):
     spark_version: str | None = field(name="Spark Version", default=None)
 
 
-class DatabricksLogMetadata(_Shape, frozen=True):
+class DatabricksLogMetadata(_Shape, frozen=True, gc=False):
     """``DBCEventLoggingListenerMetadata``: first line of each Databricks log file."""
 
     spark_version: str | None = field(name="Spark Version", default=None)
@@ -129,7 +129,7 @@ class DatabricksLogMetadata(_Shape, frozen=True):
     spark_context_id: int | None = field(name="SparkContext Id", default=None)
 
 
-class ApplicationStart(_Shape, frozen=True):
+class ApplicationStart(_Shape, frozen=True, gc=False):
     name: str | None = field(name="App Name", default=None)
     app_id: str | None = field(name="App ID", default=None)
     timestamp: int | None = field(name="Timestamp", default=None)
@@ -137,7 +137,7 @@ class ApplicationStart(_Shape, frozen=True):
     attempt_id: str | None = field(name="App Attempt ID", default=None)
 
 
-class ApplicationEnd(_Shape, frozen=True):
+class ApplicationEnd(_Shape, frozen=True, gc=False):
     timestamp: int | None = field(name="Timestamp", default=None)
 
 
@@ -146,43 +146,43 @@ def property_map(value: dict[str, Any]) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
 
 
-class EnvironmentUpdate(_Shape, frozen=True):
+class EnvironmentUpdate(_Shape, frozen=True, gc=False):
     jvm: dict[str, Any] = field(name="JVM Information", default_factory=dict)
     spark: dict[str, Any] = field(name="Spark Properties", default_factory=dict)
     hadoop: dict[str, Any] = field(name="Hadoop Properties", default_factory=dict)
     system: dict[str, Any] = field(name="System Properties", default_factory=dict)
 
 
-class ExecutorInfo(_Shape, frozen=True):
+class ExecutorInfo(_Shape, frozen=True, gc=False):
     host: str | None = field(name="Host", default=None)
     cores: int | None = field(name="Total Cores", default=None)
     resource_profile_id: int = field(name="Resource Profile Id", default=0)
 
 
-class ExecutorAdded(_Shape, frozen=True):
+class ExecutorAdded(_Shape, frozen=True, gc=False):
     timestamp: int | None = field(name="Timestamp", default=None)
     executor_id: str = field(name="Executor ID", default="")
     info: ExecutorInfo | None = field(name="Executor Info", default=None)
 
 
-class ExecutorRemoved(_Shape, frozen=True):
+class ExecutorRemoved(_Shape, frozen=True, gc=False):
     timestamp: int | None = field(name="Timestamp", default=None)
     executor_id: str = field(name="Executor ID", default="")
     reason: str | None = field(name="Removed Reason", default=None)
 
 
-class BlockManagerId(_Shape, frozen=True):
+class BlockManagerId(_Shape, frozen=True, gc=False):
     executor_id: str = field(name="Executor ID", default="")
     host: str | None = field(name="Host", default=None)
 
 
-class BlockManagerAdded(_Shape, frozen=True):
+class BlockManagerAdded(_Shape, frozen=True, gc=False):
     block_manager: BlockManagerId | None = field(name="Block Manager ID", default=None)
     max_memory: int | None = field(name="Maximum Memory", default=None)
     timestamp: int | None = field(name="Timestamp", default=None)
 
 
-class StageExecutorMetrics(_Shape, frozen=True):
+class StageExecutorMetrics(_Shape, frozen=True, gc=False):
     executor_id: str = field(name="Executor ID", default="")
     metrics: dict[str, int] = field(name="Executor Metrics", default_factory=dict)
 
@@ -190,13 +190,13 @@ class StageExecutorMetrics(_Shape, frozen=True):
 # --- jobs and stages ----------------------------------------------------------------
 
 
-class AccumulableInfo(_Shape, frozen=True):
+class AccumulableInfo(_Shape, frozen=True, gc=False):
     id: int = field(name="ID", default=-1)
     name: str | None = field(name="Name", default=None)
     value: Any = field(name="Value", default=None)
 
 
-class StageInfo(_Shape, frozen=True):
+class StageInfo(_Shape, frozen=True, gc=False):
     stage_id: int = field(name="Stage ID")
     attempt: int = field(name="Stage Attempt ID", default=0)
     name: str = field(name="Stage Name", default="")
@@ -210,17 +210,7 @@ class StageInfo(_Shape, frozen=True):
     resource_profile_id: int = field(name="Resource Profile Id", default=0)
 
 
-class JobStageInfo(_Shape, frozen=True):
-    """The stage entries inside JobStart: only what links stages to jobs is read."""
-
-    stage_id: int = field(name="Stage ID")
-    attempt: int = field(name="Stage Attempt ID", default=0)
-    name: str = field(name="Stage Name", default="")
-    num_tasks: int = field(name="Number of Tasks", default=0)
-    parent_ids: list[int] = field(name="Parent IDs", default_factory=list)
-
-
-class JobProperties(_Shape, frozen=True):
+class JobProperties(_Shape, frozen=True, gc=False):
     """The few job properties the model reads; the rest are skipped while decoding."""
 
     sql_execution_id: str | None = field(name="spark.sql.execution.id", default=None)
@@ -231,43 +221,55 @@ class JobProperties(_Shape, frozen=True):
 _NO_PROPERTIES = JobProperties()
 
 
-class JobStart(_Shape, frozen=True):
+class JobStart(_Shape, frozen=True, gc=False):
     job_id: int = field(name="Job ID")
     submitted_ms: int | None = field(name="Submission Time", default=None)
-    stage_infos: list[JobStageInfo] = field(name="Stage Infos", default_factory=list)
     stage_ids: list[int] = field(name="Stage IDs", default_factory=list)
     properties: JobProperties = field(name="Properties", default=_NO_PROPERTIES)
 
 
-class JobResult(_Shape, frozen=True):
+class JobResult(_Shape, frozen=True, gc=False):
     result: str = field(name="Result", default="JobSucceeded")
     exception: dict[str, Any] | None = field(name="Exception", default=None)
 
 
-class JobEnd(_Shape, frozen=True):
+class JobEnd(_Shape, frozen=True, gc=False):
     job_id: int = field(name="Job ID")
     completed_ms: int | None = field(name="Completion Time", default=None)
     result: JobResult | None = field(name="Job Result", default=None)
 
 
-class StageSubmitted(_Shape, frozen=True):
-    info: StageInfo = field(name="Stage Info")
+class StageHeader(_Shape, frozen=True, gc=False):
+    """A StageSubmitted's stage: as StageInfo, without the (still empty) accumulables."""
+
+    stage_id: int = field(name="Stage ID")
+    attempt: int = field(name="Stage Attempt ID", default=0)
+    name: str = field(name="Stage Name", default="")
+    num_tasks: int = field(name="Number of Tasks", default=0)
+    parent_ids: list[int] = field(name="Parent IDs", default_factory=list)
+    details: str = field(name="Details", default="")
+    submitted_ms: int | None = field(name="Submission Time", default=None)
+    resource_profile_id: int = field(name="Resource Profile Id", default=0)
 
 
-class StageCompleted(_Shape, frozen=True):
+class StageSubmitted(_Shape, frozen=True, gc=False):
+    info: StageHeader = field(name="Stage Info")
+
+
+class StageCompleted(_Shape, frozen=True, gc=False):
     info: StageInfo = field(name="Stage Info")
 
 
 # --- SQL ----------------------------------------------------------------------------
 
 
-class SqlPlanMetric(_Shape, frozen=True):
+class SqlPlanMetric(_Shape, frozen=True, gc=False):
     name: str = ""
     accumulator_id: int = field(name="accumulatorId", default=-1)
     metric_type: str = field(name="metricType", default="")
 
 
-class SparkPlanInfo(_Shape, frozen=True):
+class SparkPlanInfo(_Shape, frozen=True, gc=False):
     node_name: str = field(name="nodeName", default="")
     simple_string: str = field(name="simpleString", default="")
     children: list[SparkPlanInfo] = field(default_factory=list)
@@ -275,7 +277,7 @@ class SparkPlanInfo(_Shape, frozen=True):
     metrics: list[SqlPlanMetric] = field(default_factory=list)
 
 
-class SqlExecutionStart(_Shape, frozen=True):
+class SqlExecutionStart(_Shape, frozen=True, gc=False):
     execution_id: int = field(name="executionId")
     root_execution_id: int | None = field(name="rootExecutionId", default=None)
     description: str = ""
@@ -286,24 +288,24 @@ class SqlExecutionStart(_Shape, frozen=True):
     modified_configs: dict[str, Any] = field(name="modifiedConfigs", default_factory=dict)
 
 
-class SqlExecutionEnd(_Shape, frozen=True):
+class SqlExecutionEnd(_Shape, frozen=True, gc=False):
     execution_id: int = field(name="executionId")
     time: int | None = None
     error: str | None = field(name="errorMessage", default=None)
 
 
-class SqlAdaptiveExecutionUpdate(_Shape, frozen=True):
+class SqlAdaptiveExecutionUpdate(_Shape, frozen=True, gc=False):
     execution_id: int = field(name="executionId")
     physical_plan: str = field(name="physicalPlanDescription", default="")
     plan: SparkPlanInfo | None = field(name="sparkPlanInfo", default=None)
 
 
-class SqlAdaptiveMetricUpdates(_Shape, frozen=True):
+class SqlAdaptiveMetricUpdates(_Shape, frozen=True, gc=False):
     execution_id: int = field(name="executionId")
     metrics: list[SqlPlanMetric] = field(name="sqlPlanMetrics", default_factory=list)
 
 
-class DriverAccumUpdates(_Shape, frozen=True):
+class DriverAccumUpdates(_Shape, frozen=True, gc=False):
     execution_id: int = field(name="executionId")
     updates: list[tuple[int, Any]] = field(name="accumUpdates", default_factory=list)
 

@@ -107,6 +107,8 @@ class FileRange:
 
 
 Work = bytes | FileRange
+#: The bytes between two offsets of a work item, for the builder to decode its lines.
+LineSlicer = Callable[[int, int], bytes]
 
 
 def parse_work(work: Work) -> ChunkResult:
@@ -131,14 +133,15 @@ def _pread(fd: int, offset: int, size: int) -> bytes:
 class _Parser:
     """Parses line buffers inline, or in worker processes once the log is big."""
 
-    def __init__(self, settings: ReaderSettings, absorb: Callable[[ChunkResult], None]) -> None:
+    def __init__(self, settings: ReaderSettings, builder: ApplicationBuilder) -> None:
         self._settings = settings
-        self._absorb = absorb
+        self._builder = builder
         self._pool: ProcessPoolExecutor | None = None
-        self._inflight: deque[Future[ChunkResult]] = deque()
+        self._inflight: deque[tuple[Future[ChunkResult], LineSlicer]] = deque()
         self._workers = settings.workers or len(os.sched_getaffinity(0))
 
-    def submit(self, work: Work, decoded_so_far: int) -> None:
+    def submit(self, work: Work, lines: LineSlicer, decoded_so_far: int) -> None:
+        """Parse ``work``; ``lines`` gives back the bytes of a line of it by offsets."""
         if (
             self._pool is None
             and self._workers > 1
@@ -146,18 +149,22 @@ class _Parser:
         ):
             self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=_context())
         if self._pool is None:
-            self._absorb(parse_work(work))
+            self._builder.absorb(parse_work(work), lines)
             return
-        self._inflight.append(self._pool.submit(parse_work, work))
+        self._inflight.append((self._pool.submit(parse_work, work), lines))
         while len(self._inflight) > 2 * self._workers:
-            self._absorb(self._inflight.popleft().result())
+            self._absorb_next()
+
+    def _absorb_next(self) -> None:
+        future, lines = self._inflight.popleft()
+        self._builder.absorb(future.result(), lines)
 
     def drain(self) -> None:
         while self._inflight:
-            self._absorb(self._inflight.popleft().result())
+            self._absorb_next()
 
     def close(self) -> None:
-        for future in self._inflight:
+        for future, _ in self._inflight:
             future.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -223,7 +230,7 @@ class _Read:
         self._resolved = resolved
         self._settings = settings
         self._builder = ApplicationBuilder()
-        self._parser = _Parser(settings, self._builder.absorb)
+        self._parser = _Parser(settings, self._builder)
         self._parts: list[_PartStats] = []
         self._decoded = 0
         self._truncated_tail = False
@@ -266,7 +273,9 @@ class _Read:
                 else self._next_line(part, fd, start + chunk)
             )
             # The whole size is known up front: go parallel from the first range.
-            self._parser.submit(FileRange(path, start, stop), self._decoded + size)
+            self._parser.submit(
+                FileRange(path, start, stop), _file_slicer(fd, start), self._decoded + size
+            )
             self._check_events_found(part.source)
             start = stop
         self._decoded += size
@@ -307,7 +316,7 @@ class _Read:
                 _check_looks_like_events(part.source, data)
                 first = False
             for buf in lines.feed(data):
-                self._parser.submit(buf, self._decoded + lines.seen_bytes)
+                self._parser.submit(buf, _bytes_slicer(buf), self._decoded + lines.seen_bytes)
                 self._check_events_found(part.source)
         self._decoded += decode.decoded_bytes
         stats.stored_bytes = decode.compressed_bytes
@@ -315,7 +324,8 @@ class _Read:
         rest = lines.rest()
         cut = rest.rfind(b"\n") + 1
         if cut:
-            self._parser.submit(rest[:cut], self._decoded)
+            complete = rest[:cut]
+            self._parser.submit(complete, _bytes_slicer(complete), self._decoded)
         return rest[cut:]
 
     def _tail(self, tail: bytes, *, last: bool) -> None:
@@ -327,7 +337,7 @@ class _Read:
             self._truncated_tail = True
             return
         self._parser.drain()
-        self._builder.absorb(parse_lines(tail))
+        self._builder.absorb(parse_lines(tail), _bytes_slicer(tail))
 
     def _check_events_found(self, source: str) -> None:
         """Refuse early a big file of JSON that is not events, instead of reading it all."""
@@ -365,6 +375,14 @@ class _Read:
             truncated_tail=self._truncated_tail or stream_truncated,
             spark_version_hint=resolved.spark_version_hint,
         )
+
+
+def _bytes_slicer(buf: bytes) -> LineSlicer:
+    return lambda start, stop: buf[start:stop]
+
+
+def _file_slicer(fd: int, offset: int) -> LineSlicer:
+    return lambda start, stop: _pread(fd, offset + start, stop - start)
 
 
 def _is_json(data: bytes) -> bool:
