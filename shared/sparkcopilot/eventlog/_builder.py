@@ -5,9 +5,10 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -31,6 +32,7 @@ from . import _events as ev
 from ._chunks import ChunkResult, decode_event
 
 _EXECUTOR_COLUMN = list(TASK_COLUMNS).index("executor")
+_DTYPES = tuple(TASK_COLUMNS.values())
 
 
 @dataclass
@@ -67,12 +69,16 @@ class _StageState:
 
 @dataclass
 class _SqlState:
+    # The start event minus its plan, which is kept as a tree: plans are built as their
+    # events arrive (while workers still parse tasks) and their raw form is let go.
     start: ev.SqlExecutionStart
+    initial_plan: PlanNode | None
+    plan: PlanNode | None
+    physical_plan: str
     end: ev.SqlExecutionEnd | None = None
-    physical_plan: str = ""
-    plan: ev.SparkPlanInfo | None = None
     adaptive_updates: int = 0
-    extra_metrics: list[ev.SqlPlanMetric] = field(default_factory=list)
+    #: Metrics AQE added to the plan after it was submitted (they belong to its root).
+    extra_metrics: list[PlanMetric] = field(default_factory=list)
 
 
 def _to_int(value: Any) -> int | None:
@@ -90,34 +96,36 @@ def _to_int(value: Any) -> int | None:
     return None
 
 
-def _plan_tree(info: ev.SparkPlanInfo | None, extra: list[ev.SqlPlanMetric]) -> PlanNode | None:
-    """Number the plan's nodes in pre-order; AQE metric updates attach to the root."""
+def _plan_tree(info: ev.SparkPlanInfo | None) -> PlanNode | None:
+    """The plan as PlanNodes numbered in pre-order."""
     if info is None:
         return None
     counter = iter(range(1 << 30))
 
-    def build(node: ev.SparkPlanInfo, more: list[ev.SqlPlanMetric]) -> PlanNode:
-        node_id = next(counter)
-        metrics = tuple(
-            PlanMetric(m.name, m.accumulator_id, m.metric_type) for m in (*node.metrics, *more)
-        )
+    def build(node: ev.SparkPlanInfo) -> PlanNode:
         return PlanNode(
-            node_id=node_id,
+            node_id=next(counter),
             name=node.node_name,
             description=node.simple_string,
             metadata={str(k): str(v) for k, v in node.metadata.items()},
-            metrics=metrics,
-            children=tuple(build(child, []) for child in node.children),
+            metrics=tuple(_plan_metric(m) for m in node.metrics),
+            children=tuple(build(child) for child in node.children),
         )
 
-    return build(info, extra)
+    return build(info)
+
+
+def _plan_metric(m: ev.SqlPlanMetric) -> PlanMetric:
+    return PlanMetric(m.name, m.accumulator_id, m.metric_type)
 
 
 class ApplicationBuilder:
     """Accumulates chunk results; :meth:`build` makes the immutable model once."""
 
     def __init__(self) -> None:
-        self._task_blocks: list[npt.NDArray[np.int64]] = []
+        # Per column, the pieces each chunk contributed, already in the column's dtype:
+        # the table is assembled one column at a time, so memory never holds two copies.
+        self._task_pieces: list[list[npt.NDArray[Any]]] = [[] for _ in TASK_COLUMNS]
         self._executor_index: dict[str, int] = {}
         self._failures: list[TaskFailure] = []
         self._started = array("q")
@@ -186,7 +194,8 @@ class ApplicationBuilder:
         )
         block = chunk.tasks
         block[:, _EXECUTOR_COLUMN] = mapping[block[:, _EXECUTOR_COLUMN]]
-        self._task_blocks.append(block)
+        for pieces, (i, dtype) in zip(self._task_pieces, enumerate(_DTYPES), strict=True):
+            pieces.append(block[:, i].astype(dtype))
 
     def _executor(self, executor_id: str) -> _ExecutorState:
         state = self._executors.get(executor_id)
@@ -263,14 +272,18 @@ class ApplicationBuilder:
         self._stages.setdefault((e.info.stage_id, e.info.attempt), _StageState()).submitted = e.info
 
     def _on_stage_completed(self, e: ev.StageCompleted) -> None:
-        self._stages.setdefault((e.info.stage_id, e.info.attempt), _StageState()).completed = e.info
-        for acc in _named_accumulables(e.info):
+        # Only named accumulables are kept: the internal ones repeat the task metrics.
+        info = msgspec.structs.replace(e.info, accumulables=_named_accumulables(e.info))
+        self._stages.setdefault((info.stage_id, info.attempt), _StageState()).completed = info
+        for acc in info.accumulables:
             value = _to_int(acc.value)
             if value is not None:
                 self._accum_values[acc.id] = value
 
     def _on_sql_start(self, e: ev.SqlExecutionStart) -> None:
-        self._sql[e.execution_id] = _SqlState(e, physical_plan=e.physical_plan, plan=e.plan)
+        plan = _plan_tree(e.plan)
+        start = msgspec.structs.replace(e, plan=None, physical_plan="")
+        self._sql[e.execution_id] = _SqlState(start, plan, plan, e.physical_plan)
 
     def _sql_state(self, execution_id: int) -> _SqlState | None:
         return self._sql.get(execution_id)
@@ -284,13 +297,13 @@ class ApplicationBuilder:
         state = self._sql_state(e.execution_id)
         if state is not None:
             state.physical_plan = e.physical_plan
-            state.plan = e.plan
+            state.plan = _plan_tree(e.plan)
             state.adaptive_updates += 1
 
     def _on_sql_metric_updates(self, e: ev.SqlAdaptiveMetricUpdates) -> None:
         state = self._sql_state(e.execution_id)
         if state is not None:
-            state.extra_metrics.extend(e.metrics)
+            state.extra_metrics.extend(_plan_metric(m) for m in e.metrics)
 
     def _on_driver_accum(self, e: ev.DriverAccumUpdates) -> None:
         for accumulator_id, value in e.updates:
@@ -397,28 +410,26 @@ class ApplicationBuilder:
         )
 
     def _task_table(self) -> tuple[TaskTable, dict[tuple[int, int], tuple[int, int]]]:
+        def whole(index: int) -> npt.NDArray[Any]:
+            pieces = self._task_pieces[index]
+            joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype=_DTYPES[index])
+            pieces.clear()
+            return joined
+
         names = list(TASK_COLUMNS)
-        if self._task_blocks:
-            matrix = np.concatenate(self._task_blocks)
-        else:
-            matrix = np.zeros((0, len(names)), dtype=np.int64)
-        self._task_blocks = []
-        stage_col, attempt_col, launch_col = (
-            names.index(n) for n in ("stage_id", "stage_attempt", "launch_ms")
-        )
-        order = np.lexsort((matrix[:, launch_col], matrix[:, attempt_col], matrix[:, stage_col]))
-        matrix = matrix[order]
+        keys = [whole(names.index(n)) for n in ("launch_ms", "stage_attempt", "stage_id")]
+        order = np.lexsort(keys)
+        ready = dict(zip(("launch_ms", "stage_attempt", "stage_id"), keys, strict=True))
         columns: dict[str, Any] = {}
-        for i, (name, dtype) in enumerate(TASK_COLUMNS.items()):
-            column = np.ascontiguousarray(matrix[:, i], dtype=dtype)
+        for index, name in enumerate(names):
+            column = (ready.pop(name) if name in ready else whole(index))[order]
             column.flags.writeable = False
             columns[name] = column
-        del matrix
         table = TaskTable(**columns)
         rows: dict[tuple[int, int], tuple[int, int]] = {}
         if len(table):
-            keys = table.stage_id.astype(np.int64) << 32 | table.stage_attempt.astype(np.int64)
-            boundaries = np.flatnonzero(np.diff(keys)) + 1
+            stage_key = table.stage_id.astype(np.int64) << 32 | table.stage_attempt.astype(np.int64)
+            boundaries = np.flatnonzero(np.diff(stage_key)) + 1
             starts = np.concatenate(([0], boundaries))
             stops = np.concatenate((boundaries, [len(table)]))
             for lo, hi in zip(starts.tolist(), stops.tolist(), strict=True):
@@ -462,7 +473,7 @@ class ApplicationBuilder:
                     resource_profile_id=info.resource_profile_id,
                     accumulables=tuple(
                         Accumulable(a.id, a.name or "", _scalar(a.value))
-                        for a in (_named_accumulables(done) if done else ())
+                        for a in (done.accumulables if done else ())
                     ),
                     task_rows=stage_rows.get(key, (0, 0)),
                 )
@@ -477,7 +488,9 @@ class ApplicationBuilder:
         out = []
         for execution_id in sorted(self._sql):
             state = self._sql[execution_id]
-            plan = _plan_tree(state.plan, state.extra_metrics)
+            plan = state.plan
+            if plan is not None and state.extra_metrics:
+                plan = replace(plan, metrics=(*plan.metrics, *state.extra_metrics))
             accumulator_ids = {
                 m.accumulator_id for n in (plan.walk() if plan else ()) for m in n.metrics
             }
@@ -489,9 +502,7 @@ class ApplicationBuilder:
                     details=state.start.details,
                     physical_plan=state.physical_plan,
                     plan=plan,
-                    initial_plan=_plan_tree(state.start.plan, [])
-                    if state.adaptive_updates
-                    else plan,
+                    initial_plan=state.initial_plan if state.adaptive_updates else plan,
                     start_ms=state.start.time,
                     end_ms=state.end.time if state.end else None,
                     error=(state.end.error or None) if state.end else None,
