@@ -289,7 +289,10 @@ class EventCounts:
     """What the reader saw, for the summary's ``counts`` and for data-quality checks."""
 
     events: int
+    #: Events of types no Spark or platform listener the reader knows writes.
     unknown: int
+    #: Known events the model has no use for (block updates, exclusions, ...).
+    skipped: int
     malformed_lines: int
     #: Lines per event type, known or not.
     by_type: Mapping[str, int]

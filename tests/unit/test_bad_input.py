@@ -92,6 +92,7 @@ def test_unknown_event_types_are_ignored_and_counted(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join([lines[0], vendor, *lines[1:], vendor]))
     app = read_application(path)
     assert app.counts.unknown == 2
+    assert app.counts.skipped == read_application(PLAIN).counts.skipped
     assert app.counts.by_type["com.example.VendorEvent"] == 2
     assert len(app.tasks) == len(read_application(PLAIN).tasks)
 

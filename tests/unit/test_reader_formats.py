@@ -187,6 +187,15 @@ def test_tasks_are_grouped_by_stage_attempt() -> None:
         assert np.all(np.diff(tasks.launch_ms) >= 0)
 
 
+def test_event_counts_split_known_skipped_and_unknown() -> None:
+    app = read_application(LOGS / "skew_join_v4.zstd")
+    assert app.counts.by_type["SparkListenerResourceProfileAdded"] == 1
+    assert app.counts.skipped == 1  # known to Spark, of no use to the model
+    assert app.counts.unknown == 0
+    assert app.counts.events == sum(app.counts.by_type.values())
+    assert app.counts.task_starts == app.counts.by_type["SparkListenerTaskStart"]
+
+
 def test_the_model_is_immutable() -> None:
     app = read_application(LOGS / "skew_join_v4.zstd")
     with pytest.raises(ValueError, match="read-only"):

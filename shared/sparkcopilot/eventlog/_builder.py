@@ -402,6 +402,7 @@ class ApplicationBuilder:
             counts=EventCounts(
                 events=self._events,
                 unknown=self._unknown,
+                skipped=sum(self._by_type.get(name, 0) for name in ev.KNOWN_SKIPPED),
                 malformed_lines=self._malformed,
                 by_type=dict(self._by_type),
                 task_starts=len(self._started),
