@@ -3,6 +3,11 @@
 This is the reader's hot path and the unit of parallel work: a worker process gets a
 few MiB of lines and returns tasks as one int64 matrix plus the few other events,
 decoded, in log order. The builder folds the partial results in order.
+
+Task lines, most of a log's bytes, are parsed in C by the optional ``_taskscan``
+extension when it is built: it hands back every line it is not sure about, and the
+Python per-line code below, which reads every line when the extension is absent, reads
+those. Both paths give the same result.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +41,7 @@ from ._events import (
 # JsonProtocol always writes "Event" first; a regex over the line's head finds the type
 # without decoding the line, so unneeded events cost no JSON parsing at all.
 _EVENT_HEAD = re.compile(rb'\s*\{\s*"Event"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_EVENT_PREFIX = b'{"Event":"'
 
 _TASK_END = b"SparkListenerTaskEnd"
 _TASK_START = b"SparkListenerTaskStart"
@@ -86,6 +94,35 @@ _ROW_LAYOUT = (
 if tuple(TASK_COLUMNS) != _ROW_LAYOUT:  # pragma: no cover - a programming error
     raise ImportError(f"task row layout {_ROW_LAYOUT} != TaskTable columns {tuple(TASK_COLUMNS)}")
 _NO_METRICS = TaskMetrics()
+_EXECUTOR_COLUMN = _ROW_LAYOUT.index("executor")
+# What a line of an unexpected shape raises while decoded: invalid JSON or types, invalid
+# UTF-8 in a string (UnicodeDecodeError), nesting past the recursion limit.
+_BAD_LINE = (msgspec.DecodeError, ValueError, RecursionError)
+
+_Scan = Callable[[bytes], tuple[bytearray, bytes, list[str], list[str], bytes, bytes]]
+
+
+def _load_scanner() -> _Scan | None:
+    """The C task-line scanner, when it is built and agrees with the model's layout."""
+    try:
+        from . import _taskscan  # noqa: PLC0415 - optional extension
+    except ImportError:  # pragma: no cover - installed without a C compiler
+        return None
+    codes = [int(loc) for loc in TaskLocality]
+    if (
+        tuple(TASK_COLUMNS) != _taskscan.COLUMNS
+        or tuple(TaskLocality.__members__) != _taskscan.LOCALITIES
+        or codes != list(range(len(codes)))
+        or codes[-1] != _UNKNOWN_LOCALITY
+        or int(TaskOutcome.SUCCESS) != 0
+    ):  # pragma: no cover - the model changed and _taskscan.c did not
+        return None
+    return _taskscan.scan
+
+
+_SCAN = _load_scanner()
+#: Whether :func:`parse_lines` parses task lines in C (the ``_taskscan`` extension).
+ACCELERATED = _SCAN is not None
 
 
 @dataclass
@@ -137,7 +174,7 @@ def _lenient(name: bytes, line: bytes | memoryview) -> Any:
     """Decode a line of an unexpected shape from its untyped value, or None."""
     try:
         return msgspec.convert(msgspec.json.decode(line), _SHAPES_BY_BYTES[name], strict=False)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _BAD_LINE:
         return None
 
 
@@ -155,7 +192,7 @@ def decode_event(name: bytes, line: bytes | memoryview, prepared: Any = None) ->
             return None
     try:
         return _DECODERS_BY_BYTES[name].decode(line)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _BAD_LINE:
         return _lenient(name, line)
 
 
@@ -176,38 +213,54 @@ def _decode_untyped(line: memoryview) -> tuple[bytes, Any] | None:
     """Slow path for lines whose head isn't ``{"Event":...``: key order differs, or junk."""
     try:
         obj = msgspec.json.decode(line)
-    except msgspec.DecodeError:
+    except _BAD_LINE:
         return None
     if not isinstance(obj, dict) or not isinstance(obj.get("Event"), str):
         return (b"", obj)
     return (obj["Event"].encode(), obj)
 
 
-def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot loop, kept flat
-    """Parse ``buf``, which holds whole lines only (the caller keeps any cut tail)."""
-    rows: list[tuple[int, ...]] = []
-    add_row = rows.append
-    executor_codes: dict[str, int] = {}
-    executor_hosts: dict[str, str] = {}
-    failures: list[TaskFailure] = []
-    started = array("q")
-    others: list[tuple[bytes, int, int]] = []
-    by_type: Counter[bytes] = Counter()
-    unknown = malformed = not_events = 0
-    locality_code = _LOCALITY.get
-    outcome_code = _OUTCOME.get
+class _Lines:
+    """The per-line parser, and what it gathered from one buffer.
 
-    def add_task_end(te: TaskEnd) -> bool:
+    The pure-Python path feeds it every line of the buffer; the accelerated path only
+    the lines the C scanner handed back, with the scanner's executors pre-seeded so an
+    executor keeps one code whoever parsed its tasks.
+    """
+
+    def __init__(self, buf: bytes, executor_ids: Sequence[str] = ()) -> None:
+        self.buf = buf
+        self.view = memoryview(buf)
+        self.rows: list[tuple[int, ...]] = []
+        #: Where each row's line starts in ``buf``, to merge rows with the scanner's.
+        self.row_offsets: list[int] = []
+        self._add_row = self.rows.append
+        self._add_row_offset = self.row_offsets.append
+        self.executor_codes: dict[str, int] = {e: i for i, e in enumerate(executor_ids)}
+        #: Executor → the Host of its first task among these lines.
+        self.executor_hosts: dict[str, str] = {}
+        self.failures: list[TaskFailure] = []
+        self.started = array("q")
+        self.others: list[tuple[bytes, int, int]] = []
+        self.by_type: Counter[bytes] = Counter()
+        self.unknown = 0
+        self.malformed = 0
+        self.not_events = 0
+
+    def add_task_end(self, te: TaskEnd, line_start: int) -> bool:
         info = te.info
         if info is None:
             return False
-        code = executor_codes.get(info.executor_id)
+        codes = self.executor_codes
+        code = codes.get(info.executor_id)
         if code is None:
-            code = executor_codes[info.executor_id] = len(executor_codes)
-            executor_hosts[info.executor_id] = info.host
-        outcome = outcome_code(te.reason.reason, _UNKNOWN_OUTCOME)
+            code = codes[info.executor_id] = len(codes)
+            self.executor_hosts[info.executor_id] = info.host
+        elif info.executor_id not in self.executor_hosts:  # the scanner's executor
+            self.executor_hosts[info.executor_id] = info.host
+        outcome = _OUTCOME.get(te.reason.reason, _UNKNOWN_OUTCOME)
         if outcome:
-            failures.append(_failure(te, info, outcome))
+            self.failures.append(_failure(te, info, outcome))
         m = te.metrics
         has_metrics = m is not None
         if m is None:
@@ -215,12 +268,12 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
         sr = m.shuffle_read
         sw = m.shuffle_write
         # One attribute read per column, in model.TaskTable's order (checked at import).
-        add_row(
+        self._add_row(
             (
                 te.stage_id,
                 te.stage_attempt,
                 code,
-                locality_code(info.locality, _UNKNOWN_LOCALITY),
+                _LOCALITY.get(info.locality, _UNKNOWN_LOCALITY),
                 outcome,
                 has_metrics,
                 info.task_id,
@@ -256,99 +309,213 @@ def parse_lines(buf: bytes) -> ChunkResult:  # noqa: PLR0912, PLR0915 - one hot 
                 m.output.records,
             )
         )
+        self._add_row_offset(line_start)
         return True
 
-    decode_task_end = _TASK_END_DECODER.decode
-    head = _EVENT_HEAD.match
-    # Lines are found with find/startswith at offsets: copying every line out of the
-    # buffer costs more than parsing it on machines short of memory bandwidth.
-    view = memoryview(buf)
+    def parse(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Parse the line at ``buf[start:end]`` for each ``(start, end)`` (``end`` is the
+        line's newline or the buffer's end)."""
+        starts_with = self.buf.startswith
+        task_end, task_start, other = self._task_end_line, self._task_start_line, self._other_line
+        for start, end in spans:
+            if starts_with(_TASK_END_HEAD, start):
+                task_end(start, end)
+            elif starts_with(_TASK_START_HEAD, start):
+                task_start(start, end)
+            else:
+                other(start, end)
+
+    def _task_end_line(self, line_start: int, end: int) -> None:
+        """A TaskEnd written the way Spark writes it."""
+        self.by_type[_TASK_END] += 1
+        spliced = _without_accumulables(self.buf, line_start, end)
+        try:
+            te: TaskEnd | None = _TASK_END_DECODER.decode(spliced or self.view[line_start:end])
+        except _BAD_LINE:
+            # A user accumulator's text fooled the splice, or a vendor wrote a field
+            # of another type: decode the whole line, leniently.
+            te = _lenient(_TASK_END, self.view[line_start:end])
+        if te is None or not self.add_task_end(te, line_start):
+            self.by_type[_TASK_END] -= 1
+            self.malformed += 1
+
+    def _task_start_line(self, line_start: int, end: int) -> None:
+        """A TaskStart written the way Spark writes it: only the task id is needed (to
+        find tasks that never ended)."""
+        buf = self.buf
+        at = buf.find(_TASK_ID, line_start, end)
+        stop = buf.find(b",", at, end) if at >= 0 else -1
+        task_id: int | None = None
+        if stop >= 0:
+            # Not an integer when "Task ID" is not followed by a comma (keys reordered).
+            with suppress(ValueError):
+                task_id = int(buf[at + len(_TASK_ID) : stop])
+        if task_id is None:
+            ts = _lenient(_TASK_START, self.view[line_start:end])
+            task_id = ts.info.task_id if ts is not None and ts.info is not None else None
+        if task_id is None:
+            self.malformed += 1
+        else:
+            self.started.append(task_id)
+            self.by_type[_TASK_START] += 1
+
+    def _event_name(self, line_start: int, end: int) -> tuple[bytes, Any] | None:
+        """The line's event name and, when it had to be decoded to find it, its value;
+        None when it has none (counted: malformed, not an event, or blank)."""
+        buf = self.buf
+        # The name as JsonProtocol writes it, else as the regular expression finds it.
+        name_start = line_start + len(_EVENT_PREFIX)
+        name_stop = -1
+        if buf.startswith(_EVENT_PREFIX, line_start):
+            name_stop = buf.find(b'"', name_start, end)
+        if name_stop >= 0 and buf.find(b"\\", name_start, name_stop) < 0:
+            return buf[name_start:name_stop], None
+        line = self.view[line_start:end]
+        if (m := _EVENT_HEAD.match(line)) is not None:
+            return m.group(1), None
+        if not bytes(line).strip():
+            return None
+        untyped = _decode_untyped(line)
+        if untyped is None:
+            self.malformed += 1
+            return None
+        if not untyped[0]:
+            self.not_events += 1
+            return None
+        return untyped
+
+    def _other_line(self, line_start: int, end: int) -> None:
+        named = self._event_name(line_start, end)
+        if named is None:
+            return
+        name, prepared = named
+        if name not in _SHAPES_BY_BYTES:
+            self.by_type[name] += 1
+            if name not in _SKIPPED_BY_BYTES:
+                self.unknown += 1
+        elif name in (_TASK_END, _TASK_START):
+            # Only here when not written the way Spark writes them: rare, decode whole.
+            event = decode_event(name, self.view[line_start:end], prepared)
+            if event is None or event.info is None:
+                self.malformed += 1
+            elif name == _TASK_START:
+                self.started.append(event.info.task_id)
+                self.by_type[name] += 1
+            elif self.add_task_end(event, line_start):
+                self.by_type[name] += 1
+            else:
+                self.malformed += 1
+        else:
+            self.others.append((name, line_start, end))
+
+    def python_tasks(self) -> npt.NDArray[np.int64]:
+        return np.array(self.rows, dtype=np.int64).reshape(-1, _N_COLUMNS)
+
+    def result(
+        self,
+        tasks: npt.NDArray[np.int64],
+        executor_ids: list[str],
+        executor_hosts: dict[str, str],
+        started: array[int],
+    ) -> ChunkResult:
+        return ChunkResult(
+            tasks=tasks,
+            executor_ids=executor_ids,
+            executor_hosts=executor_hosts,
+            failures=self.failures,
+            started_task_ids=started,
+            other_events=self.others,
+            by_type=Counter({k.decode(errors="replace"): v for k, v in self.by_type.items() if v}),
+            events_total=sum(self.by_type.values()),
+            unknown=self.unknown,
+            malformed=self.malformed,
+            not_events=self.not_events,
+        )
+
+
+def _line_spans(buf: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of every line of ``buf``."""
+    # Lines are found with find at offsets: copying every line out of the buffer costs
+    # more than parsing it on machines short of memory bandwidth.
     find = buf.find
-    starts_with = buf.startswith
     start = 0
     size = len(buf)
     while start < size:
         end = find(b"\n", start)
         if end < 0:
             end = size
-        line_start, start = start, end + 1
+        yield start, end
+        start = end + 1
 
-        if starts_with(_TASK_END_HEAD, line_start):
-            by_type[_TASK_END] += 1
-            spliced = _without_accumulables(buf, line_start, end)
-            try:
-                te: TaskEnd | None = decode_task_end(spliced or view[line_start:end])
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                # A user accumulator's text fooled the splice, or a vendor wrote a field
-                # of another type: decode the whole line, leniently.
-                te = _lenient(_TASK_END, view[line_start:end])
-            if te is None or not add_task_end(te):
-                by_type[_TASK_END] -= 1
-                malformed += 1
-            continue
 
-        if starts_with(_TASK_START_HEAD, line_start):
-            # Only the task id is needed (to find tasks that never ended).
-            at = find(_TASK_ID, line_start, end)
-            stop = find(b",", at, end) if at >= 0 else -1
-            if stop >= 0:
-                task_id: int | None = int(buf[at + len(_TASK_ID) : stop])
-            else:
-                ts = _lenient(_TASK_START, view[line_start:end])
-                task_id = ts.info.task_id if ts is not None and ts.info is not None else None
-            if task_id is None:
-                malformed += 1
-            else:
-                started.append(task_id)
-                by_type[_TASK_START] += 1
-            continue
-
-        line = view[line_start:end]
-        m = head(line)
-        prepared: Any = None
-        if m is not None:
-            name = m.group(1)
-        else:
-            if not bytes(line).strip():
-                continue
-            untyped = _decode_untyped(line)
-            if untyped is None:
-                malformed += 1
-                continue
-            name, prepared = untyped
-            if not name:
-                not_events += 1
-                continue
-        if name not in _SHAPES_BY_BYTES:
-            by_type[name] += 1
-            if name not in _SKIPPED_BY_BYTES:
-                unknown += 1
-            continue
-        if name in (_TASK_END, _TASK_START):
-            # Only here when not written the way Spark writes them: rare, decode whole.
-            event = decode_event(name, line, prepared)
-            if event is None or event.info is None:
-                malformed += 1
-            elif name == _TASK_START:
-                started.append(event.info.task_id)
-                by_type[name] += 1
-            elif add_task_end(event):
-                by_type[name] += 1
-            else:
-                malformed += 1
-            continue
-        others.append((name, line_start, end))
-
-    return ChunkResult(
-        tasks=np.array(rows, dtype=np.int64).reshape(-1, _N_COLUMNS),
-        executor_ids=list(executor_codes),
-        executor_hosts=executor_hosts,
-        failures=failures,
-        started_task_ids=started,
-        other_events=others,
-        by_type=Counter({k.decode(errors="replace"): v for k, v in by_type.items() if v}),
-        events_total=sum(by_type.values()),
-        unknown=unknown,
-        malformed=malformed,
-        not_events=not_events,
+def _parse_python(buf: bytes) -> ChunkResult:
+    lines = _Lines(buf)
+    lines.parse(_line_spans(buf))
+    return lines.result(
+        lines.python_tasks(), list(lines.executor_codes), lines.executor_hosts, lines.started
     )
+
+
+def _parse_accelerated(buf: bytes, scan: _Scan) -> ChunkResult:
+    rows, row_offsets, executor_ids, executor_hosts, started, rest = scan(buf)
+    lines = _Lines(buf, executor_ids)
+    spans = iter(memoryview(rest).cast("q"))
+    lines.parse(zip(spans, spans, strict=True))
+
+    tasks = np.frombuffer(rows, dtype=np.int64).reshape(-1, _N_COLUMNS)
+    all_started = array("q")
+    all_started.frombytes(started)
+    lines.by_type[_TASK_END] += len(tasks)
+    lines.by_type[_TASK_START] += len(all_started)
+    all_started.extend(lines.started)
+    hosts = dict(zip(executor_ids, executor_hosts, strict=True))
+    if lines.rows:
+        tasks, executor_ids, hosts = _merge_tasks(
+            tasks, np.frombuffer(row_offsets, dtype=np.int64), executor_hosts, lines
+        )
+    return lines.result(tasks, executor_ids, hosts, all_started)
+
+
+def _merge_tasks(
+    c_tasks: npt.NDArray[np.int64],
+    c_offsets: npt.NDArray[np.int64],
+    c_hosts: list[str],
+    lines: _Lines,
+) -> tuple[npt.NDArray[np.int64], list[str], dict[str, str]]:
+    """The scanner's rows and Python's in log order, executors coded by first task and
+    each with the host of its first task: exactly what the pure-Python path makes."""
+    py_tasks = lines.python_tasks()
+    at = np.searchsorted(c_offsets, np.array(lines.row_offsets, dtype=np.int64))
+    tasks = np.insert(c_tasks, at, py_tasks, axis=0)
+    from_python = np.zeros(len(tasks), dtype=bool)
+    from_python[at + np.arange(len(py_tasks))] = True
+    codes = tasks[:, _EXECUTOR_COLUMN]
+    # Every code has a row: the scanner's executors come with theirs, Python's too.
+    present, first_row = np.unique(codes, return_index=True)
+    by_first = np.argsort(first_row)
+    order = present[by_first].tolist()
+    recode = np.empty(len(order), dtype=np.int64)
+    recode[order] = np.arange(len(order))
+    tasks[:, _EXECUTOR_COLUMN] = recode[codes]
+    ids = list(lines.executor_codes)
+    executor_ids = [ids[c] for c in order]
+    hosts = {
+        ids[c]: lines.executor_hosts[ids[c]] if from_python[row] else c_hosts[c]
+        for c, row in zip(order, first_row[by_first].tolist(), strict=True)
+    }
+    return tasks, executor_ids, hosts
+
+
+def parse_lines(buf: bytes, *, accelerated: bool | None = None) -> ChunkResult:
+    """Parse ``buf``, which holds whole lines only (the caller keeps any cut tail).
+
+    Task lines are parsed in C when the ``_taskscan`` extension is built (see
+    :data:`ACCELERATED`) and ``accelerated`` is not False; the result is the same.
+    """
+    if accelerated is None:
+        accelerated = _SCAN is not None
+    if not accelerated:
+        return _parse_python(buf)
+    if _SCAN is None:
+        raise RuntimeError("the _taskscan extension is not available")
+    return _parse_accelerated(buf, _SCAN)
