@@ -43,7 +43,8 @@ class ReaderSettings(BaseModel):
     # Worker processes cost ~0.2 s to start: below this many decoded bytes the reader
     # stays in one process.
     parallel_min_bytes: int = Field(default=48 * MiB, ge=0)
-    # 0 = one worker per CPU the process may use.
+    # 0 = automatic: one process when the C task scanner is built (parsing is then
+    # cheaper than moving its results between processes), else one per usable CPU.
     workers: int = Field(default=0, ge=0)
 
 

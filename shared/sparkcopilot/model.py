@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -234,8 +234,9 @@ class TaskFailure:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class PlanMetric:
+class PlanMetric(NamedTuple):
+    """A SQL metric of a plan node; its value is in :attr:`SqlExecution.metric_values`."""
+
     name: str
     accumulator_id: int
     metric_type: str

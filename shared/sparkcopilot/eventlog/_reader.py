@@ -25,7 +25,7 @@ from ..config import ReaderSettings
 from ..errors import LogTooLargeError, NotAnEventLogError
 from ..model import Application, CodecName, Layout, SourceInfo
 from ._builder import ApplicationBuilder
-from ._chunks import ChunkResult, parse_lines
+from ._chunks import ACCELERATED, ChunkResult, parse_lines
 from ._codecs import DecodeStats, decoded_chunks, sniff_codec
 from ._layouts import ResolvedLog, resolve
 
@@ -112,10 +112,12 @@ LineSlicer = Callable[[int, int], bytes]
 
 
 def parse_work(work: Work) -> ChunkResult:
-    if isinstance(work, FileRange):
-        with open(work.path, "rb") as f:
-            return parse_lines(_pread(f.fileno(), work.start, work.stop - work.start))
-    return parse_lines(work)
+    return parse_lines(_read_range(work) if isinstance(work, FileRange) else work)
+
+
+def _read_range(work: FileRange) -> bytes:
+    with open(work.path, "rb") as f:
+        return _pread(f.fileno(), work.start, work.stop - work.start)
 
 
 def _pread(fd: int, offset: int, size: int) -> bytes:
@@ -138,7 +140,7 @@ class _Parser:
         self._builder = builder
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: deque[tuple[Future[ChunkResult], LineSlicer]] = deque()
-        self._workers = settings.workers or len(os.sched_getaffinity(0))
+        self._workers = settings.workers or _auto_workers()
 
     def submit(self, work: Work, lines: LineSlicer, decoded_so_far: int) -> None:
         """Parse ``work``; ``lines`` gives back the bytes of a line of it by offsets."""
@@ -149,7 +151,9 @@ class _Parser:
         ):
             self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=_context())
         if self._pool is None:
-            self._builder.absorb(parse_work(work), lines)
+            # In this process the buffer is at hand: slice it rather than read again.
+            buf = _read_range(work) if isinstance(work, FileRange) else work
+            self._builder.absorb(parse_lines(buf), _bytes_slicer(buf))
             return
         self._inflight.append((self._pool.submit(parse_work, work), lines))
         while len(self._inflight) > 2 * self._workers:
@@ -168,6 +172,13 @@ class _Parser:
             future.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _auto_workers() -> int:
+    """With the C task scanner, parsing costs less than shipping its result between
+    processes (measured by bench/parse.py): one process is fastest. Without it, parsing
+    dominates and every CPU the process may use pays."""
+    return 1 if ACCELERATED else len(os.sched_getaffinity(0))
 
 
 def _context() -> multiprocessing.context.BaseContext:
