@@ -99,7 +99,7 @@ _EXECUTOR_COLUMN = _ROW_LAYOUT.index("executor")
 # UTF-8 in a string (UnicodeDecodeError), nesting past the recursion limit.
 _BAD_LINE = (msgspec.DecodeError, ValueError, RecursionError)
 
-_Scan = Callable[[bytes], tuple[bytearray, bytes, list[str], list[str], bytes, bytes]]
+_Scan = Callable[[bytes | memoryview], tuple[bytearray, bytes, list[str], list[str], bytes, bytes]]
 
 
 def _load_scanner() -> _Scan | None:
@@ -433,31 +433,32 @@ class _Lines:
         )
 
 
-def _line_spans(buf: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of every line of ``buf``."""
+def _line_spans(buf: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of every line of ``buf[:size]``."""
     # Lines are found with find at offsets: copying every line out of the buffer costs
     # more than parsing it on machines short of memory bandwidth.
     find = buf.find
     start = 0
-    size = len(buf)
     while start < size:
-        end = find(b"\n", start)
+        end = find(b"\n", start, size)
         if end < 0:
             end = size
         yield start, end
         start = end + 1
 
 
-def _parse_python(buf: bytes) -> ChunkResult:
+def _parse_python(buf: bytes, size: int) -> ChunkResult:
     lines = _Lines(buf)
-    lines.parse(_line_spans(buf))
+    lines.parse(_line_spans(buf, size))
     return lines.result(
         lines.python_tasks(), list(lines.executor_codes), lines.executor_hosts, lines.started
     )
 
 
-def _parse_accelerated(buf: bytes, scan: _Scan) -> ChunkResult:
-    rows, row_offsets, executor_ids, executor_hosts, started, rest = scan(buf)
+def _parse_accelerated(buf: bytes, size: int, scan: _Scan) -> ChunkResult:
+    rows, row_offsets, executor_ids, executor_hosts, started, rest = scan(
+        buf if size == len(buf) else memoryview(buf)[:size]
+    )
     lines = _Lines(buf, executor_ids)
     spans = iter(memoryview(rest).cast("q"))
     lines.parse(zip(spans, spans, strict=True))
@@ -506,16 +507,20 @@ def _merge_tasks(
     return tasks, executor_ids, hosts
 
 
-def parse_lines(buf: bytes, *, accelerated: bool | None = None) -> ChunkResult:
-    """Parse ``buf``, which holds whole lines only (the caller keeps any cut tail).
+def parse_lines(
+    buf: bytes, stop: int | None = None, *, accelerated: bool | None = None
+) -> ChunkResult:
+    """Parse the whole lines in ``buf[:stop]`` (the caller keeps any cut tail; a bound
+    instead of a slice spares a copy of the buffer).
 
     Task lines are parsed in C when the ``_taskscan`` extension is built (see
     :data:`ACCELERATED`) and ``accelerated`` is not False; the result is the same.
     """
+    size = len(buf) if stop is None else stop
     if accelerated is None:
         accelerated = _SCAN is not None
     if not accelerated:
-        return _parse_python(buf)
+        return _parse_python(buf, size)
     if _SCAN is None:
         raise RuntimeError("the _taskscan extension is not available")
-    return _parse_accelerated(buf, _SCAN)
+    return _parse_accelerated(buf, size, _SCAN)

@@ -68,13 +68,13 @@ class _LineBuffers:
         self._size = 0
         self.seen_bytes = 0
 
-    def feed(self, data: bytes) -> Iterator[bytes]:
+    def feed(self, data: bytes) -> Iterator[LineBuffer]:
         self._pending.append(data)
         self._size += len(data)
         self.seen_bytes += len(data)
         if self._size < self._settings.chunk_bytes:
             return
-        joined = b"".join(self._pending)
+        joined = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         cut = joined.rfind(b"\n") + 1
         if cut == 0:
             if len(joined) > self._settings.max_line_bytes:
@@ -87,7 +87,7 @@ class _LineBuffers:
             return
         self._pending = [joined[cut:]] if cut < len(joined) else []
         self._size = len(joined) - cut
-        yield joined[:cut]
+        yield LineBuffer(joined, cut)
 
     def rest(self) -> bytes:
         joined = b"".join(self._pending)
@@ -106,13 +106,24 @@ class FileRange:
     stop: int
 
 
-Work = bytes | FileRange
+@dataclass(frozen=True, slots=True)
+class LineBuffer:
+    """Whole lines in ``data[:stop]``; what follows is a cut line the next buffer ends
+    (a bound rather than a slice spares copying the buffer)."""
+
+    data: bytes
+    stop: int
+
+
+Work = LineBuffer | FileRange
 #: The bytes between two offsets of a work item, for the builder to decode its lines.
 LineSlicer = Callable[[int, int], bytes]
 
 
 def parse_work(work: Work) -> ChunkResult:
-    return parse_lines(_read_range(work) if isinstance(work, FileRange) else work)
+    if isinstance(work, FileRange):
+        return parse_lines(_read_range(work))
+    return parse_lines(work.data, work.stop)
 
 
 def _read_range(work: FileRange) -> bytes:
@@ -152,8 +163,9 @@ class _Parser:
             self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=_context())
         if self._pool is None:
             # In this process the buffer is at hand: slice it rather than read again.
-            buf = _read_range(work) if isinstance(work, FileRange) else work
-            self._builder.absorb(parse_lines(buf), _bytes_slicer(buf))
+            if isinstance(work, FileRange):
+                work = LineBuffer(data := _read_range(work), len(data))
+            self._builder.absorb(parse_lines(work.data, work.stop), _bytes_slicer(work.data))
             return
         self._inflight.append((self._pool.submit(parse_work, work), lines))
         while len(self._inflight) > 2 * self._workers:
@@ -327,7 +339,7 @@ class _Read:
                 _check_looks_like_events(part.source, data)
                 first = False
             for buf in lines.feed(data):
-                self._parser.submit(buf, _bytes_slicer(buf), self._decoded + lines.seen_bytes)
+                self._parser.submit(buf, _bytes_slicer(buf.data), self._decoded + lines.seen_bytes)
                 self._check_events_found(part.source)
         self._decoded += decode.decoded_bytes
         stats.stored_bytes = decode.compressed_bytes
@@ -335,8 +347,7 @@ class _Read:
         rest = lines.rest()
         cut = rest.rfind(b"\n") + 1
         if cut:
-            complete = rest[:cut]
-            self._parser.submit(complete, _bytes_slicer(complete), self._decoded)
+            self._parser.submit(LineBuffer(rest, cut), _bytes_slicer(rest), self._decoded)
         return rest[cut:]
 
     def _tail(self, tail: bytes, *, last: bool) -> None:
