@@ -11,8 +11,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Literal, NamedTuple
+from typing import Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -234,12 +235,16 @@ class TaskFailure:
     message: str
 
 
-class PlanMetric(NamedTuple):
-    """A SQL metric of a plan node; its value is in :attr:`SqlExecution.metric_values`."""
+class PlanMetric(msgspec.Struct, frozen=True, gc=False):
+    """A SQL metric of a plan node; its value is in :attr:`SqlExecution.metric_values`.
 
-    name: str
-    accumulator_id: int
-    metric_type: str
+    A msgspec Struct rather than a dataclass: the reader decodes the log's
+    ``sparkPlanInfo.metrics`` straight into it (there are tens of thousands in a big log).
+    """
+
+    name: str = ""
+    accumulator_id: int = msgspec.field(name="accumulatorId", default=-1)
+    metric_type: str = msgspec.field(name="metricType", default="")
 
 
 @dataclass(frozen=True, slots=True)

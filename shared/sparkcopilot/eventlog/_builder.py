@@ -108,15 +108,11 @@ def _plan_tree(info: ev.SparkPlanInfo | None) -> PlanNode | None:
             name=node.node_name,
             description=node.simple_string,
             metadata={str(k): str(v) for k, v in node.metadata.items()},
-            metrics=tuple(_plan_metric(m) for m in node.metrics),
+            metrics=tuple(node.metrics),
             children=tuple(build(child) for child in node.children),
         )
 
     return build(info)
-
-
-def _plan_metric(m: ev.SqlPlanMetric) -> PlanMetric:
-    return PlanMetric(m.name, m.accumulator_id, m.metric_type)
 
 
 class ApplicationBuilder:
@@ -303,7 +299,7 @@ class ApplicationBuilder:
     def _on_sql_metric_updates(self, e: ev.SqlAdaptiveMetricUpdates) -> None:
         state = self._sql_state(e.execution_id)
         if state is not None:
-            state.extra_metrics.extend(_plan_metric(m) for m in e.metrics)
+            state.extra_metrics.extend(e.metrics)
 
     def _on_driver_accum(self, e: ev.DriverAccumUpdates) -> None:
         for accumulator_id, value in e.updates:

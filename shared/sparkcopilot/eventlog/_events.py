@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 from msgspec import Struct, field
 
+from ..model import PlanMetric
+
 
 class _Shape(Struct, frozen=True, gc=False):
     """Decoded events are values: nothing downstream may change what the log said."""
@@ -263,18 +265,12 @@ class StageCompleted(_Shape, frozen=True, gc=False):
 # --- SQL ----------------------------------------------------------------------------
 
 
-class SqlPlanMetric(_Shape, frozen=True, gc=False):
-    name: str = ""
-    accumulator_id: int = field(name="accumulatorId", default=-1)
-    metric_type: str = field(name="metricType", default="")
-
-
 class SparkPlanInfo(_Shape, frozen=True, gc=False):
     node_name: str = field(name="nodeName", default="")
     simple_string: str = field(name="simpleString", default="")
     children: list[SparkPlanInfo] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-    metrics: list[SqlPlanMetric] = field(default_factory=list)
+    metrics: list[PlanMetric] = field(default_factory=list)
 
 
 class SqlExecutionStart(_Shape, frozen=True, gc=False):
@@ -302,7 +298,7 @@ class SqlAdaptiveExecutionUpdate(_Shape, frozen=True, gc=False):
 
 class SqlAdaptiveMetricUpdates(_Shape, frozen=True, gc=False):
     execution_id: int = field(name="executionId")
-    metrics: list[SqlPlanMetric] = field(name="sqlPlanMetrics", default_factory=list)
+    metrics: list[PlanMetric] = field(name="sqlPlanMetrics", default_factory=list)
 
 
 class DriverAccumUpdates(_Shape, frozen=True, gc=False):
