@@ -353,7 +353,10 @@ class ApplicationBuilder:
             ),
         )
         started = np.frombuffer(self._started, dtype=np.int64)
-        unfinished = tuple(np.setdiff1d(started, tasks.task_id).tolist())
+        # Few or none: pick them out before making them unique.
+        unfinished = tuple(
+            np.unique(started[np.isin(started, tasks.task_id, invert=True)]).tolist()
+        )
         return Application(
             source=source,
             app=app,

@@ -7,6 +7,7 @@ folded in log order. Memory grows with the number of tasks, never with the bytes
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -14,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -222,6 +223,26 @@ def read_application(
     ``name`` is how errors and the summary refer to a stream (default ``<stream>``).
     """
     settings = settings or ReaderSettings()
+    with _gc_paused():
+        return _read_any(log, settings, name)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Reading builds many long-lived objects and no reference cycles: the cyclic
+    collector would only re-scan the growing model again and again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_any(
+    log: str | Path | BinaryIO, settings: ReaderSettings, name: str | None
+) -> Application:
     if isinstance(log, str | Path) and str(log) != STDIN:
         resolved = resolve(Path(log))
         with ExitStack() as stack:
