@@ -232,6 +232,27 @@ def test_inprogress_log_is_parsed_up_to_the_cut() -> None:
             pass
     app = read_application(path)
     assert app.counts.events == complete_lines
+    events = []
+    for line in _lines(path):
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+    started = {e["Task Info"]["Task ID"] for e in events if e["Event"] == "SparkListenerTaskStart"}
+    ended = {e["Task Info"]["Task ID"] for e in events if e["Event"] == "SparkListenerTaskEnd"}
+    assert app.unfinished_task_ids == tuple(sorted(started - ended))
     assert app.source.complete is False
     assert app.counts.truncated_tail is True
     assert app.counts.malformed_lines == 0, "the cut last line is not a malformed line"
+
+
+def test_tasks_without_an_end_are_listed(tmp_path: Path) -> None:
+    lines = _lines(PLAIN)
+    ends = [i for i, x in enumerate(lines) if x.startswith(b'{"Event":"SparkListenerTaskEnd"')]
+    dropped = ends[3:6]
+    lost = sorted(json.loads(lines[i])["Task Info"]["Task ID"] for i in dropped)
+    path = tmp_path / "lost_task_ends"
+    path.write_bytes(b"\n".join(x for i, x in enumerate(lines) if i not in dropped) + b"\n")
+    app = read_application(path)
+    assert app.unfinished_task_ids == tuple(lost)
+    assert len(app.tasks) == len(ends) - 3
