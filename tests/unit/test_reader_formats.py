@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -221,29 +223,25 @@ def test_legacy_directory_gets_version_from_its_marker() -> None:
     assert app.app.spark_version == "1.2.0"
 
 
-def test_inprogress_log_is_parsed_up_to_the_cut() -> None:
-    path = LOGS / "app-20261128143744-0000.inprogress"
-    complete_lines = 0
-    for line in _lines(path):
-        try:
-            json.loads(line)
-            complete_lines += 1
-        except ValueError:
-            pass
-    app = read_application(path)
-    assert app.counts.events == complete_lines
+def _complete_events(path: Path) -> list[dict[str, Any]]:
     events = []
     for line in _lines(path):
-        try:
+        with contextlib.suppress(ValueError):
             events.append(json.loads(line))
-        except ValueError:
-            pass
-    started = {e["Task Info"]["Task ID"] for e in events if e["Event"] == "SparkListenerTaskStart"}
-    ended = {e["Task Info"]["Task ID"] for e in events if e["Event"] == "SparkListenerTaskEnd"}
-    assert app.unfinished_task_ids == tuple(sorted(started - ended))
+    return events
+
+
+def test_inprogress_log_is_parsed_up_to_the_cut() -> None:
+    path = LOGS / "app-20261128143744-0000.inprogress"
+    events = _complete_events(path)
+    app = read_application(path)
+    assert app.counts.events == len(events)
     assert app.source.complete is False
     assert app.counts.truncated_tail is True
     assert app.counts.malformed_lines == 0, "the cut last line is not a malformed line"
+    started = {e["Task Info"]["Task ID"] for e in events if e["Event"] == "SparkListenerTaskStart"}
+    ended = {e["Task Info"]["Task ID"] for e in events if e["Event"] == "SparkListenerTaskEnd"}
+    assert app.unfinished_task_ids == tuple(sorted(started - ended))
 
 
 def test_tasks_without_an_end_are_listed(tmp_path: Path) -> None:
