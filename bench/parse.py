@@ -31,7 +31,9 @@ CHILD = r"""
 import json, resource, sys, time
 kind, path = sys.argv[1], sys.argv[2]
 if kind != "json.loads":
-    from sparkcopilot.eventlog import read_application  # imports are not reading
+    from sparkcopilot.config import ReaderSettings  # imports are not reading
+    from sparkcopilot.eventlog import read_application
+    settings = ReaderSettings(accelerated=kind == "sparkcopilot")
 start = time.perf_counter()
 if kind == "json.loads":
     import gzip, io
@@ -49,7 +51,7 @@ if kind == "json.loads":
             json.loads(line)
             events += 1
 else:
-    app = read_application(path)
+    app = read_application(path, settings)
     events = app.counts.events
 elapsed = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -124,6 +126,9 @@ def main() -> int:
     parser.add_argument("--codec", choices=("none", "zstd", "gzip"), default="none")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-baseline", action="store_true", help="measure only the reader")
+    parser.add_argument(
+        "--pure-python", action="store_true", help="also measure the reader without its C scanner"
+    )
     args = parser.parse_args()
 
     path, plain_bytes = make_log(args.source, args.target_mb, args.codec)
@@ -133,7 +138,9 @@ def main() -> int:
         f"({path.stat().st_size / 2**20:.0f} MiB stored), source {args.source.name}"
     )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    kinds = ["sparkcopilot"] if args.skip_baseline else ["json.loads", "sparkcopilot"]
+    kinds = ["sparkcopilot", "pure-python"] if args.pure_python else ["sparkcopilot"]
+    if not args.skip_baseline:
+        kinds.insert(0, "json.loads")
     best: dict[str, Run] = {}
     for attempt in range(args.repeat):
         for kind in kinds:
@@ -150,8 +157,12 @@ def main() -> int:
     for kind, run in best.items():
         print(f"{kind:14s} {mb / run.seconds:8.1f} {run.rss_mib:13.0f} {run.worker_rss_mib:15.0f}")
     if "json.loads" in best:
-        ratio = best["json.loads"].seconds / best["sparkcopilot"].seconds
-        print(f"\nspeed-up over the json.loads loop (best of {args.repeat}): {ratio:.1f}x")
+        print()
+        for kind in kinds[1:]:
+            ratio = best["json.loads"].seconds / best[kind].seconds
+            print(
+                f"\n{kind} speed-up over the json.loads loop (best of {args.repeat}): {ratio:.1f}x"
+            )
     print(
         f"bench process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB,"
         f" finished {time.strftime('%H:%M:%S')}"

@@ -43,6 +43,9 @@ class ReaderSettings(BaseModel):
     # Worker processes cost ~0.2 s to start: below this many decoded bytes the reader
     # stays in one process.
     parallel_min_bytes: int = Field(default=48 * MiB, ge=0)
+    # Parse task lines with the C scanner when it is built. False forces the pure-Python
+    # path (same results, a few times slower): for comparison, or should C misbehave.
+    accelerated: bool = True
     # 0 = automatic: one process when the C task scanner is built (parsing is then
     # cheaper than moving its results between processes), else one per usable CPU.
     workers: int = Field(default=0, ge=0)

@@ -254,3 +254,12 @@ def test_tasks_without_an_end_are_listed(tmp_path: Path) -> None:
     app = read_application(path)
     assert app.unfinished_task_ids == tuple(lost)
     assert len(app.tasks) == len(ends) - 3
+
+
+def test_pure_python_reader_gives_the_same_model() -> None:
+    log = LOGS / "skew_join_v4.zstd"
+    fast = read_application(log)
+    pure = read_application(log, ReaderSettings(accelerated=False))
+    for name in TASK_COLUMNS:
+        assert np.array_equal(getattr(fast.tasks, name), getattr(pure.tasks, name)), name
+    assert (fast.stages, fast.jobs, fast.counts) == (pure.stages, pure.jobs, pure.counts)

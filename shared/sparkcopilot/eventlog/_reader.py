@@ -121,10 +121,10 @@ Work = LineBuffer | FileRange
 LineSlicer = Callable[[int, int], bytes]
 
 
-def parse_work(work: Work) -> ChunkResult:
+def parse_work(work: Work, accelerated: bool) -> ChunkResult:
     if isinstance(work, FileRange):
-        return parse_lines(_read_range(work))
-    return parse_lines(work.data, work.stop)
+        return parse_lines(_read_range(work), accelerated=accelerated)
+    return parse_lines(work.data, work.stop, accelerated=accelerated)
 
 
 def _read_range(work: FileRange) -> bytes:
@@ -152,7 +152,8 @@ class _Parser:
         self._builder = builder
         self._pool: ProcessPoolExecutor | None = None
         self._inflight: deque[tuple[Future[ChunkResult], LineSlicer]] = deque()
-        self._workers = settings.workers or _auto_workers()
+        self.accelerated = settings.accelerated and ACCELERATED
+        self._workers = settings.workers or _auto_workers(self.accelerated)
 
     def submit(self, work: Work, lines: LineSlicer, decoded_so_far: int) -> None:
         """Parse ``work``; ``lines`` gives back the bytes of a line of it by offsets."""
@@ -166,9 +167,12 @@ class _Parser:
             # In this process the buffer is at hand: slice it rather than read again.
             if isinstance(work, FileRange):
                 work = LineBuffer(data := _read_range(work), len(data))
-            self._builder.absorb(parse_lines(work.data, work.stop), _bytes_slicer(work.data))
+            self._builder.absorb(
+                parse_lines(work.data, work.stop, accelerated=self.accelerated),
+                _bytes_slicer(work.data),
+            )
             return
-        self._inflight.append((self._pool.submit(parse_work, work), lines))
+        self._inflight.append((self._pool.submit(parse_work, work, self.accelerated), lines))
         while len(self._inflight) > 2 * self._workers:
             self._absorb_next()
 
@@ -187,11 +191,11 @@ class _Parser:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _auto_workers() -> int:
+def _auto_workers(accelerated: bool) -> int:
     """With the C task scanner, parsing costs less than shipping its result between
     processes (measured by bench/parse.py): one process is fastest. Without it, parsing
     dominates and every CPU the process may use pays."""
-    return 1 if ACCELERATED else len(os.sched_getaffinity(0))
+    return 1 if accelerated else len(os.sched_getaffinity(0))
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -380,7 +384,9 @@ class _Read:
             self._truncated_tail = True
             return
         self._parser.drain()
-        self._builder.absorb(parse_lines(tail), _bytes_slicer(tail))
+        self._builder.absorb(
+            parse_lines(tail, accelerated=self._parser.accelerated), _bytes_slicer(tail)
+        )
 
     def _check_events_found(self, source: str) -> None:
         """Refuse early a big file of JSON that is not events, instead of reading it all."""
