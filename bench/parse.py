@@ -160,9 +160,7 @@ def main() -> int:
         print()
         for kind in kinds[1:]:
             ratio = best["json.loads"].seconds / best[kind].seconds
-            print(
-                f"\n{kind} speed-up over the json.loads loop (best of {args.repeat}): {ratio:.1f}x"
-            )
+            print(f"{kind} speed-up over the json.loads loop (best of {args.repeat}): {ratio:.1f}x")
     print(
         f"bench process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB,"
         f" finished {time.strftime('%H:%M:%S')}"
