@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -85,17 +86,9 @@ def app_summary(application: Application) -> AppSummary:
 def summarize(application: Application) -> Summary:
     """The contract's counts and totals; each definition is DESIGN.md §3's."""
     t = application.tasks
-    s = application.source
     stages = application.stages
     return Summary(
-        source=SourceSummary(
-            path=s.path,
-            layout=s.layout,
-            codec=s.codec,
-            files=s.files,
-            bytes_read=s.bytes_read,
-            complete=s.complete,
-        ),
+        source=SourceSummary(**asdict(application.source)),
         app=app_summary(application),
         counts=Counts(
             jobs=application.counts.by_type.get("SparkListenerJobStart", 0),

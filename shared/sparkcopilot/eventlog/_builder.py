@@ -5,8 +5,8 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -33,6 +33,7 @@ from ._chunks import ChunkResult, decode_event
 
 _EXECUTOR_COLUMN = list(TASK_COLUMNS).index("executor")
 _DTYPES = tuple(TASK_COLUMNS.values())
+T = TypeVar("T")
 
 
 @dataclass
@@ -364,34 +365,8 @@ class ApplicationBuilder:
             hadoop_conf=self._hadoop_conf,
             system_properties=self._system,
             jvm=self._jvm,
-            executors=tuple(
-                Executor(
-                    id=s.id,
-                    host=s.host,
-                    cores=s.cores,
-                    added_ms=s.added_ms,
-                    removed_ms=s.removed_ms,
-                    removed_reason=s.removed_reason,
-                    max_memory_bytes=s.max_memory_bytes,
-                    resource_profile_id=s.resource_profile_id,
-                    peak_metrics=s.peak_metrics,
-                )
-                for s in self._executors.values()
-                if s.announced
-            ),
-            jobs=tuple(
-                Job(
-                    id=j.id,
-                    submitted_ms=j.submitted_ms,
-                    completed_ms=j.completed_ms,
-                    stage_ids=j.stage_ids,
-                    succeeded=j.succeeded,
-                    failure=j.failure,
-                    sql_id=j.sql_id,
-                    group=j.group,
-                )
-                for j in sorted(self._jobs.values(), key=lambda j: j.id)
-            ),
+            executors=tuple(_frozen(Executor, s) for s in self._executors.values() if s.announced),
+            jobs=tuple(_frozen(Job, j) for j in sorted(self._jobs.values(), key=lambda j: j.id)),
             stages=stages,
             tasks=tasks,
             executor_ids=tuple(self._executor_index),
@@ -517,6 +492,11 @@ class ApplicationBuilder:
                 )
             )
         return tuple(out)
+
+
+def _frozen(cls: type[T], state: object) -> T:
+    """The immutable model value of a mutable build state with the same field names."""
+    return cls(**{f.name: getattr(state, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 def _named_accumulables(info: ev.StageInfo) -> list[ev.AccumulableInfo]:
