@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .analysis import analyze
+from .analysis.report import analysis_report, render_analysis_text
 from .config import load_settings
 from .errors import EXIT_BAD_INPUT, EXIT_OK, SparkCopilotError
 from .eventlog import read_application
@@ -46,6 +48,15 @@ def _cmd_summary(args: argparse.Namespace) -> str:
     return render_text(summary)
 
 
+def _cmd_analyze(args: argparse.Namespace) -> str:
+    settings = load_settings()
+    application = read_application(args.log, settings.reader)
+    report = analysis_report(application, analyze(application, settings.analysis))
+    if args.format == "json":
+        return json.dumps(report, indent=2) + "\n"
+    return render_analysis_text(report)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spark-copilot",
@@ -65,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=("json", "text"), default="text")
     summary.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     summary.set_defaults(run=_cmd_summary)
+
+    analyze_ = commands.add_parser(
+        "analyze", help="what made the application slow or expensive, and what to change"
+    )
+    analyze_.add_argument("log", metavar="LOG", help="event log, as for summary")
+    analyze_.add_argument("--format", choices=("json", "text"), default="text")
+    analyze_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    analyze_.set_defaults(run=_cmd_analyze)
     return parser
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .analysis.thresholds import Thresholds
 from .errors import UsageError
 
 _ENV_PREFIX = "SPARK_COPILOT_"
@@ -55,15 +56,20 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reader: ReaderSettings = ReaderSettings()
+    analysis: Thresholds = Thresholds()
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    tree: dict[str, dict[str, str]] = {}
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """``SPARK_COPILOT_A__B__C=v`` → ``{"a": {"b": {"c": "v"}}}``."""
+    tree: dict[str, Any] = {}
     for key, value in env.items():
         if not key.startswith(_ENV_PREFIX) or "__" not in key:
             continue
-        section, _, name = key[len(_ENV_PREFIX) :].lower().partition("__")
-        tree.setdefault(section, {})[name] = value
+        *path, name = key[len(_ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node[name] = value
     return tree
 
 

@@ -1,0 +1,18 @@
+"""Rules: pure functions ``(Application, Thresholds) -> list[Finding]``, one per module.
+
+A reader finds the skew rule in ``rules/skew.py``. The tuple below is the engine's whole
+rule set; an agent runs the rules of its own kinds (see ``analysis/agents.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ...model import Application
+from ..findings import Finding
+from ..thresholds import Thresholds
+from .skew import data_skew
+
+Rule = Callable[[Application, Thresholds], list[Finding]]
+
+RULES: tuple[Rule, ...] = (data_skew,)

@@ -1,0 +1,124 @@
+"""data_skew: a few tasks of a stage read far more data, and run far longer, than the
+stage's median task.
+
+The straggler holds the stage (and every stage after it) while the other cores idle, so
+the time at stake is the straggler's excess over the median. Only a straggler that also
+reads several times the median's bytes is data skew; one that doesn't is reported as info.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...model import Application, StageAttempt, TaskOutcome
+from ..findings import Finding, Savings, Scope, Severity, finding_id
+from ..thresholds import Thresholds
+
+_MIB = 1 << 20
+
+
+def _app_wall_ms(app: Application) -> int:
+    if app.app.duration_ms:
+        return app.app.duration_ms
+    tasks = app.tasks
+    return int(tasks.finish_ms.max() - tasks.launch_ms.min()) if len(tasks) else 0
+
+
+def data_skew(app: Application, limits: Thresholds) -> list[Finding]:
+    wall = _app_wall_ms(app)
+    findings = []
+    for stage in app.stages:
+        finding = _stage_skew(app, stage, wall, limits)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _stage_skew(
+    app: Application, stage: StageAttempt, wall_ms: int, limits: Thresholds
+) -> Finding | None:
+    tasks = app.stage_tasks(stage)
+    ok = tasks.outcome == TaskOutcome.SUCCESS
+    if int(ok.sum()) < limits.skew.min_tasks:
+        return None
+    durations = tasks.duration_ms[ok]
+    median = max(float(np.median(durations)), 1.0)
+    slowest = int(durations.argmax())
+    longest = int(durations[slowest])
+    ratio = longest / median
+    excess = longest - median
+    if (
+        ratio < limits.skew.ratio_warning
+        or longest < limits.skew.min_max_task_ms
+        or excess < limits.skew.min_share_of_app * wall_ms
+    ):
+        return None
+    read = (tasks.shuffle_read_bytes + tasks.input_bytes)[ok]
+    data_ratio = float(read[slowest]) / max(float(np.median(read)), 1.0)
+    by_data = data_ratio >= limits.skew.ratio_warning
+    reads_shuffle = bool(tasks.shuffle_read_bytes[ok].sum() > 0)
+    # A straggler that reads no more than its peers is slow for another reason (JIT
+    # warm-up of a fresh executor, GC, a slow node): worth a note, not a skew fix.
+    severity: Severity
+    if not by_data:
+        severity = "info"
+    elif ratio >= limits.skew.ratio_critical:
+        severity = "critical"
+    else:
+        severity = "warning"
+    scope = Scope(
+        job_ids=stage.job_ids,
+        stage_ids=(stage.stage_id,),
+        sql_ids=(stage.sql_id,) if stage.sql_id is not None else (),
+    )
+    config: dict[str, str] = {}
+    if reads_shuffle:
+        # AQE splits a shuffle partition only when it is both factor x the median and
+        # over the byte threshold (256 MB by default): set both so this one qualifies.
+        biggest = int(read[slowest])
+        threshold = max(16 * _MIB, biggest // 2 // _MIB * _MIB)
+        config = {
+            "spark.sql.adaptive.enabled": "true",
+            "spark.sql.adaptive.skewJoin.enabled": "true",
+            "spark.sql.adaptive.skewJoin.skewedPartitionFactor": str(
+                int(max(2, min(5, data_ratio // 2)))
+            ),
+            "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes": f"{threshold // _MIB}m",
+        }
+        advice = (
+            "Let AQE split the oversized shuffle partition (settings below); if the skew "
+            "is in an aggregation rather than a join, salt the hot key or pre-aggregate it."
+        )
+    else:
+        advice = (
+            "The slow task reads far more input than the others: repartition the input on "
+            "a better-spread key, or split the oversized input files."
+        )
+    cause = "data" if by_data else "time (not data: check GC, the executor, or the code path)"
+    return Finding(
+        id=finding_id("data_skew", scope),
+        kind="data_skew",
+        agent="skew",
+        severity=severity,
+        title=(
+            f"Stage {stage.stage_id}: slowest task ran {ratio:.0f}x the median "
+            f"({longest / 1000:.1f} s vs {median / 1000:.1f} s), skewed by {cause}"
+        ),
+        scope=scope,
+        evidence={
+            "max_task_ms": longest,
+            "median_task_ms": int(median),
+            "max_over_median": round(ratio, 1),
+            "max_task_read_bytes": int(read[slowest]),
+            "median_task_read_bytes": int(np.median(read)),
+            "read_max_over_median": round(data_ratio, 1),
+            "tasks": int(ok.sum()),
+            "stage_name": stage.name,
+        },
+        recommendation=advice,
+        config=config,
+        estimated_savings=Savings(
+            wall_ms=int(excess), core_hours=round(excess / 3_600_000, 4), cost_usd=0.0
+        ),
+        confidence=round(min(0.95, 0.6 + 0.03 * ratio), 2) if by_data else 0.5,
+    )

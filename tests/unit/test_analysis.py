@@ -1,0 +1,112 @@
+"""The analysis on real logs: injected problems found, healthy logs left alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sparkcopilot.analysis import analyze
+from sparkcopilot.analysis.findings import finding_id
+from sparkcopilot.analysis.thresholds import Thresholds
+from sparkcopilot.eventlog import read_application
+from tests.conftest import CORPUS, LOGS, corpus_labels
+
+# The kinds with a rule so far; the corpus check covers exactly these.
+RULED_KINDS = {"data_skew"}
+
+
+def _serious(
+    log: object, thresholds: Thresholds | None = None
+) -> list[tuple[str, tuple[int, ...]]]:
+    app = read_application(log)  # type: ignore[arg-type]
+    return [
+        (f.kind, f.scope.stage_ids)
+        for f in analyze(app, thresholds).findings
+        if f.severity != "info"
+    ]
+
+
+def test_skewed_join_is_found_on_its_stage() -> None:
+    assert ("data_skew", (4,)) in _serious(LOGS / "skew_join_v4.zstd")
+    assert ("data_skew", (4,)) in _serious(LOGS / "dbx_cluster_databricks_skew_v4")
+
+
+def test_healthy_log_gets_no_warning() -> None:
+    assert _serious(LOGS / "healthy_narrow_v35") == []
+
+
+def test_thresholds_change_the_verdict() -> None:
+    strict = Thresholds.model_validate({"skew": {"ratio_warning": 50, "ratio_critical": 60}})
+    assert _serious(LOGS / "skew_join_v4.zstd", strict) == []
+
+
+def test_finding_ids_are_stable_and_distinct() -> None:
+    app = read_application(LOGS / "skew_join_v4.zstd")
+    first = analyze(app).findings
+    assert [f.id for f in first] == [f.id for f in analyze(app).findings]
+    assert all(f.id == finding_id(f.kind, f.scope) for f in first)
+
+
+def test_analyze_json_follows_the_contract() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparkcopilot.cli",
+            "analyze",
+            str(LOGS / "skew_join_v4.zstd"),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    report = json.loads(out.stdout)
+    assert report["schema"] == "spark-copilot/analysis/v1"
+    assert set(report["agents"]) == {"metadata", "partition", "runtime", "skew", "delta", "cost"}
+    finding = report["findings"][0]
+    assert set(finding) >= {
+        "id",
+        "kind",
+        "agent",
+        "severity",
+        "title",
+        "scope",
+        "evidence",
+        "recommendation",
+        "config",
+        "estimated_savings",
+        "confidence",
+        "references",
+        "explanation",
+    }
+
+
+def test_log_without_tasks_says_what_it_could_not_judge(tmp_path: Path) -> None:
+    lines = (LOGS / "healthy_narrow_v35").read_bytes().split(b"\n")
+    path = tmp_path / "no_tasks"
+    path.write_bytes(b"\n".join(x for x in lines if b'"SparkListenerTask' not in x[:40]))
+    result = analyze(read_application(path))
+    assert result.findings == ()
+    assert ("skew", "the log has no task events") in result.not_judged
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", sorted(corpus_labels()) or ["<corpus absent>"])
+def test_corpus_verdicts_for_ruled_kinds(name: str) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/eventlogs is not here")
+    label = corpus_labels()[name]
+    found = _serious(CORPUS / name)
+    kinds = {kind for kind, _ in found}
+    expected = set(label.get("expect_kinds") or []) & RULED_KINDS
+    assert expected <= kinds
+    if label.get("healthy") or name.startswith("generated/"):
+        assert kinds & RULED_KINDS <= expected, f"false positive: {found}"
+    if "data_skew" in expected and label.get("expect_stage_ids"):
+        stages = {s for kind, ids in found if kind == "data_skew" for s in ids}
+        assert set(label["expect_stage_ids"]) <= stages
