@@ -32,9 +32,117 @@ class SkewLimits(_Limits):
 class PartitionLimits(_Limits):
     """Spill and partition counts (rules/spill.py, rules/partitions.py)."""
 
+    # -- sizing a partition (used by every recommendation, so they agree) --
+    # spark-advisor-rules targets 128 MB a partition; spark-rapids AutoTuner keeps task
+    # input in [128 MB, 256 MB] (FIELD_NOTES §2.5). We size partitions at 128 MB.
+    target_partition_bytes: int = Field(default=128 << 20, gt=0)
+    # spark-rapids AutoTuner calls a stage over-partitioned below 10 MB a partition
+    # (FIELD_NOTES §2.5): never recommend partitions smaller than this ...
+    min_partition_bytes: int = Field(default=10 << 20, gt=0)
+    # ... but do give every core a few tasks: Data Mechanics' rule of thumb is
+    # partitions ~ 3 x cores (FIELD_NOTES §2.5).
+    waves_per_core: int = Field(default=3, ge=1)
+
+    # -- floors shared by the three rules: small stages never alarm --
+    # Our own floor: a stage shorter than this cannot give back enough to justify a
+    # config change (Dr. Elephant likewise ignores executor imbalance under 5 min of work).
+    min_stage_ms: int = Field(default=10_000, ge=0)
+    # The stage (spill) or the time at stake (partition counts) must be at least this
+    # share of the application's wall time (same 5 % floor as SkewLimits.min_share_of_app).
+    min_share_of_app: float = Field(default=0.05, ge=0, le=1)
+    # Partition-count findings must also save at least this much wall time.
+    min_savings_ms: int = Field(default=5_000, ge=0)
+
+    # -- disk_spill --
+    # Spark AQE's advisory partition is 64 MB (FIELD_NOTES §2.5): spilling less than one
+    # partition's worth to disk is not worth a change.
+    spill_min_disk_bytes: int = Field(default=64 << 20, ge=0)
+    # Dr. Elephant (tuning branch) rates execution spill / data processed at
+    # 0.01/0.1/0.25/0.5 (FIELD_NOTES §2.1): warn at its "moderate" 0.1, critical at 0.5.
+    spill_ratio_warning: float = Field(default=0.1, ge=0)
+    spill_ratio_critical: float = Field(default=0.5, ge=0)
+    # spark-rapids AutoTuner: spill in a shuffle stage -> partitions x 2
+    # (SHUFFLE_PARTITION_MULTIPLIER, FIELD_NOTES §2.5); the minimum growth we recommend.
+    spill_partition_multiplier: float = Field(default=2.0, ge=1)
+    # Cost model for the savings estimate (our assumption, not a peer number): a core
+    # serialises spilled records at ~50 MB/s and writes then re-reads the spill files at
+    # ~100 MB/s of local disk.
+    spill_serde_bytes_per_s: int = Field(default=50 << 20, gt=0)
+    spill_disk_bytes_per_s: int = Field(default=100 << 20, gt=0)
+    # Spark's default spark.memory.fraction; a log that lowered it is told to restore it.
+    default_memory_fraction: float = Field(default=0.6, gt=0, le=1)
+
+    # -- too_many_partitions --
+    # DataFlint's small-task alert: > 5000 tasks with median < 500 ms (FIELD_NOTES §2.3).
+    # We keep its 500 ms but lower the count to 1000: per-task overhead of thousands of
+    # tasks already costs seconds, while Spark's default of 200 shuffle partitions with
+    # AQE off is the aqe_disabled rule's business, not a partition-count mistake.
+    many_min_tasks: int = Field(default=1_000, ge=1)
+    many_max_median_task_ms: int = Field(default=500, ge=0)
+    # The median task must read less than spark-rapids' 10 MB over-partition bound.
+    many_max_task_bytes: int = Field(default=10 << 20, ge=0)
+    # Tasks over the recommended count: warn at 4x; critical at DataFlint's 10x
+    # (it recommends tasks / 10).
+    many_ratio_warning: float = Field(default=4.0, gt=1)
+    many_ratio_critical: float = Field(default=10.0, gt=1)
+
+    # -- too_few_partitions --
+    # Fewer tasks than cores leaves cores idle for the whole stage. Warn below 100 %
+    # slot use; critical below spark-advisor-rules' 20 % slot utilisation (FIELD_NOTES §2.5).
+    few_slot_use_warning: float = Field(default=1.0, gt=0, le=1)
+    few_slot_use_critical: float = Field(default=0.2, gt=0, le=1)
+    # "Huge tasks" even with enough of them: 4x spark-rapids' 256 MB upper bound per task
+    # (2x its 512 MB cap), well under DataFlint's 5 GB max-partition alert.
+    few_huge_task_bytes: int = Field(default=1 << 30, gt=0)
+
 
 class RuntimeLimits(_Limits):
     """Failures, GC, idle executors, driver time (rules/failures.py, gc.py, idle.py, driver.py)."""
+
+    # task_failures. spark-advisor-rules warns on any failed task and calls 10 or more
+    # critical (FIELD_NOTES §2.5). Dr. Elephant's task failure-rate bands are
+    # 0.1/0.3/0.5/0.5 (§2.1): its critical 0.5 makes a run critical whatever the count.
+    # A failed job (stage aborted after spark.task.maxFailures) is always critical.
+    failed_tasks_warning: int = Field(default=1, ge=1)
+    failed_tasks_critical: int = Field(default=10, ge=1)
+    failure_rate_critical: float = Field(default=0.5, gt=0, le=1)
+    # gc_pressure. Dr. Elephant's GC/run-time bands are 0.08/0.10/0.15/0.20 (§2.1):
+    # we warn at its "moderate" 0.10 and call its "critical" 0.20 critical, which is
+    # also spark-advisor-rules' GC > 20 % (§2.5).
+    gc_share_warning: float = Field(default=0.10, gt=0, lt=1)
+    gc_share_critical: float = Field(default=0.20, gt=0, lt=1)
+    # Absolute floor (ours): under 20 s of GC summed over all tasks there is nothing to
+    # tune, whatever the share (Dr. Elephant likewise ignores executors under 5 min).
+    min_gc_ms: int = Field(default=20_000, ge=0)
+    # The share of run time GC takes in a healthy JVM (Dr. Elephant's "too low" band
+    # starts at 0.05): the savings estimate counts GC above this.
+    gc_share_normal: float = Field(default=0.05, ge=0, lt=1)
+    # idle_executors. DataFlint alerts when more than 50 % of the cores are idle
+    # (§2.3); spark-advisor-rules calls slot utilisation under 20 % critical (§2.5),
+    # i.e. 80 % idle. Measured only while a job runs: start-up before the first job,
+    # shutdown after the last and driver gaps between jobs belong to neither (gaps
+    # are driver_bottleneck's).
+    idle_share_warning: float = Field(default=0.50, gt=0, lt=1)
+    idle_share_critical: float = Field(default=0.80, gt=0, lt=1)
+    # Absolute floor (ours): under 30 idle core-seconds (a few executors idle for a few
+    # seconds) nothing is worth reconfiguring.
+    min_idle_core_ms: int = Field(default=30_000, ge=0)
+    # driver_bottleneck. Sparklens splits wall time into driver time (no job running)
+    # and executor time (§2.2) without a threshold; we warn when the driver takes at
+    # least as long as the jobs between the first job's start and the last job's end
+    # (share 0.5) and call it critical when it takes three times as long (0.75).
+    driver_share_warning: float = Field(default=0.50, gt=0, lt=1)
+    driver_share_critical: float = Field(default=0.75, gt=0, lt=1)
+    # Absolute floor (ours): under 10 s of driver-side gaps there is little to win.
+    min_driver_gap_ms: int = Field(default=10_000, ge=0)
+    # Planning and submitting one job takes the driver about a second; the savings
+    # estimate counts only each gap's excess over this.
+    gap_allowance_ms: int = Field(default=1_000, ge=0)
+    # Large results: one stage returning 256 MiB or more to the driver is worth a
+    # warning; 80 % of spark.driver.maxResultSize (1g by default, Spark's config docs)
+    # is critical, since a job that reaches it is aborted.
+    large_result_bytes: int = Field(default=256 << 20, ge=0)
+    result_share_of_max_critical: float = Field(default=0.8, gt=0, le=1)
 
 
 class Thresholds(_Limits):

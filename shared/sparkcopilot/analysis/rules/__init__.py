@@ -11,8 +11,22 @@ from collections.abc import Callable
 from ...model import Application
 from ..findings import Finding
 from ..thresholds import Thresholds
+from .driver import driver_bottleneck
+from .failures import task_failures
+from .gc import gc_pressure
+from .idle import idle_executors
+from .partitions import partition_counts
 from .skew import data_skew
+from .spill import disk_spill
 
 Rule = Callable[[Application, Thresholds], list[Finding]]
 
-RULES: tuple[Rule, ...] = (data_skew,)
+RULES: tuple[Rule, ...] = (
+    data_skew,
+    disk_spill,
+    partition_counts,
+    task_failures,
+    gc_pressure,
+    idle_executors,
+    driver_bottleneck,
+)

@@ -1,0 +1,244 @@
+"""too_many_partitions and too_few_partitions: a stage split into far more tasks than its
+bytes need (each task's fixed scheduling, deserialisation and shuffle-fetch cost then
+dominates), or into fewer tasks than there are cores (the rest idle for the whole stage),
+or into huge tasks.
+
+Both recommend the same partition count (``_sizing.recommended_partitions``): about
+128 MB a partition, a few per core, never under 10 MB a partition.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ...model import Application, StageAttempt
+from ..findings import Finding, Reference, Savings, Severity, finding_id
+from ..thresholds import Thresholds
+from ._sizing import (
+    StageData,
+    app_cores,
+    app_wall_ms,
+    aqe_coalescing,
+    other_busy_cores,
+    partition_config,
+    recommended_partitions,
+    stage_cores,
+    stage_data,
+    stage_scope,
+    uses_gpu,
+)
+
+_MIB = 1 << 20
+
+_REFERENCES = (
+    Reference(
+        title="Spark SQL performance tuning: coalescing post-shuffle partitions",
+        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html"
+        "#coalescing-post-shuffle-partitions",
+        kb_id="aqe-coalesce-partitions",
+    ),
+    Reference(
+        title="Spark tuning guide: level of parallelism",
+        url="https://spark.apache.org/docs/latest/tuning.html#level-of-parallelism",
+        kb_id="spark-parallelism",
+    ),
+)
+
+
+def partition_counts(app: Application, limits: Thresholds) -> list[Finding]:
+    """Both kinds, stage by stage."""
+    wall = app_wall_ms(app)
+    cores = app_cores(app)
+    findings = []
+    for stage in app.stages:
+        data = stage_data(app, stage)
+        if data is None:
+            continue
+        slots = stage_cores(app, stage, cores)
+        for check in (_too_many, _too_few):
+            finding = check(app, stage, data, cores=slots, wall_ms=wall, limits=limits)
+            if finding is not None:
+                findings.append(finding)
+    return findings
+
+
+def _evidence(
+    stage: StageAttempt, data: StageData, cores: int, partitions: int, wall_ms: int
+) -> dict[str, int | float | str]:
+    evidence: dict[str, int | float | str] = {
+        "tasks": data.tasks,
+        "cores": cores,
+        "recommended_partitions": partitions,
+        "median_task_ms": data.median_task_ms,
+        "sum_task_ms": data.task_ms,
+        "stage_duration_ms": data.duration_ms,
+        "stage_share_of_app": round(data.duration_ms / wall_ms, 3) if wall_ms else 0.0,
+        "stage_input_bytes": data.input_bytes,
+        "stage_shuffle_read_bytes": data.shuffle_read_bytes,
+        "median_task_read_bytes": data.median_task_read_bytes,
+        "stage_name": stage.name,
+    }
+    return evidence
+
+
+def _settings(app: Application) -> dict[str, str]:
+    keys = (
+        "spark.sql.shuffle.partitions",
+        "spark.sql.adaptive.enabled",
+        "spark.sql.adaptive.coalescePartitions.enabled",
+        "spark.default.parallelism",
+    )
+    return {key: app.spark_conf[key] for key in keys if key in app.spark_conf}
+
+
+def _too_many(
+    app: Application,
+    stage: StageAttempt,
+    data: StageData,
+    *,
+    cores: int,
+    wall_ms: int,
+    limits: Thresholds,
+) -> Finding | None:
+    lim = limits.partition
+    # Scans of many small files are the small_files rule's; here: shuffle (or RDD) stages.
+    if data.input_bytes > data.shuffle_read_bytes:
+        return None
+    if (
+        data.tasks < lim.many_min_tasks
+        or data.median_task_ms >= lim.many_max_median_task_ms
+        or data.median_task_read_bytes >= lim.many_max_task_bytes
+    ):
+        return None
+    partitions = recommended_partitions(data.read_bytes, cores, lim)
+    ratio = data.tasks / partitions
+    if ratio < lim.many_ratio_warning:
+        return None
+    # A task this small is almost all fixed cost (scheduling, deserialisation, fetch set-up),
+    # so each task removed gives back about the median task's time, on one of the cores.
+    saved = int(
+        min((data.tasks - partitions) * data.median_task_ms / max(1, cores), data.duration_ms)
+    )
+    if saved < lim.min_savings_ms or saved < lim.min_share_of_app * wall_ms:
+        return None
+    severity: Severity = "critical" if ratio >= lim.many_ratio_critical else "warning"
+    config = partition_config(app, stage, data, partitions)
+    if stage.sql_id is not None and data.reads_shuffle and not aqe_coalescing(app):
+        config["spark.sql.adaptive.enabled"] = "true"
+        config["spark.sql.adaptive.coalescePartitions.enabled"] = "true"
+    evidence = _evidence(stage, data, cores, partitions, wall_ms)
+    evidence["tasks_over_recommended"] = round(ratio, 1)
+    for key, value in _settings(app).items():
+        evidence[key] = value
+    return Finding(
+        id=finding_id("too_many_partitions", stage_scope(stage)),
+        kind="too_many_partitions",
+        agent="partition",
+        severity=severity,
+        title=(
+            f"Stage {stage.stage_id} ran {data.tasks:,} tasks of {data.median_task_ms} ms "
+            f"median for {data.read_bytes / _MIB:,.1f} MiB: {partitions} partitions would do"
+        ),
+        scope=stage_scope(stage),
+        evidence=evidence,
+        recommendation=(
+            f"Use {partitions} partitions for this stage (about "
+            f"{data.read_bytes / partitions / _MIB:,.1f} MiB each, {partitions // max(1, cores)} "
+            f"per core on {cores} cores) instead of {data.tasks:,}; with AQE on, Spark "
+            "coalesces small shuffle partitions itself."
+        ),
+        config=config,
+        estimated_savings=Savings(
+            wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
+        ),
+        confidence=round(min(0.9, 0.6 + 0.03 * ratio), 2),
+        references=_REFERENCES,
+        explanation=(
+            "Every task pays a fixed cost: the scheduler launches it, the executor "
+            "deserialises its closure, and a reduce task opens a fetch to every map "
+            "output. When a task's data is only kilobytes, that cost is most of its run "
+            "time; fewer, larger partitions do the same work with far less overhead."
+        ),
+    )
+
+
+def _too_few(
+    app: Application,
+    stage: StageAttempt,
+    data: StageData,
+    *,
+    cores: int,
+    wall_ms: int,
+    limits: Thresholds,
+) -> Finding | None:
+    lim = limits.partition
+    if data.duration_ms < lim.min_stage_ms or data.duration_ms < lim.min_share_of_app * wall_ms:
+        return None
+    partitions = recommended_partitions(data.read_bytes, cores, lim)
+    slot_use = data.tasks / max(1, cores)
+    huge = data.median_task_read_bytes >= lim.few_huge_task_bytes
+    saved = 0
+    busy: float | None = None
+    severity: Severity
+    # Splitting only helps if the stage has the bytes to fill more tasks of at least
+    # min_partition_bytes (spark-rapids' 10 MB over-partition bound): a long one-task
+    # stage that reads nothing (a broadcast build, a driver-side source) is not fixed
+    # by a partition count.
+    splittable = min(cores, math.ceil(data.read_bytes / lim.min_partition_bytes))
+    if slot_use < lim.few_slot_use_warning and splittable > data.tasks:
+        # Spread over the cores other stages left free (at most `partitions` of them),
+        # the stage's task time would take sum / slots instead of the stage's duration.
+        start = stage.submitted_ms or 0
+        busy = other_busy_cores(app, stage, start, start + data.duration_ms)
+        free = max(1.0, min(float(partitions), cores - busy))
+        saved = int(max(0.0, data.duration_ms - data.task_ms / free))
+        if saved < lim.min_savings_ms or saved < lim.min_share_of_app * wall_ms:
+            return None
+        severity = "critical" if slot_use < lim.few_slot_use_critical else "warning"
+        what = f"ran {data.tasks} task(s) on {cores} cores"
+    elif huge and partitions > data.tasks and not uses_gpu(app):
+        # Enough tasks to fill the cores, but each holds over a GiB: more partitions do
+        # not shorten the stage by themselves; they cut memory pressure and straggler risk.
+        severity = "warning"
+        what = (
+            f"ran {data.tasks} tasks of {data.median_task_read_bytes / _MIB:,.0f} MiB median "
+            "input each"
+        )
+    else:
+        return None
+    config = partition_config(app, stage, data, partitions)
+    evidence = _evidence(stage, data, cores, partitions, wall_ms)
+    evidence["slot_use"] = round(slot_use, 3)
+    if busy is not None:
+        evidence["other_stages_busy_cores"] = round(busy, 1)
+    for key, value in _settings(app).items():
+        evidence[key] = value
+    return Finding(
+        id=finding_id("too_few_partitions", stage_scope(stage)),
+        kind="too_few_partitions",
+        agent="partition",
+        severity=severity,
+        title=(
+            f"Stage {stage.stage_id} {what} for {data.duration_ms / 1000:,.1f} s "
+            f"({data.read_bytes / _MIB:,.0f} MiB read): use {partitions} partitions"
+        ),
+        scope=stage_scope(stage),
+        evidence=evidence,
+        recommendation=(
+            f"Use {partitions} partitions for this stage (about "
+            f"{data.read_bytes / partitions / _MIB:,.1f} MiB each on {cores} cores) instead "
+            f"of {data.tasks}; if the count comes from a coalesce()/repartition() in the "
+            "code, raise it there."
+        ),
+        config=config,
+        estimated_savings=Savings(
+            wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
+        ),
+        confidence=0.8 if saved else 0.6,
+        references=_REFERENCES,
+        explanation=(
+            "A stage runs one task per partition, one per core at a time. With fewer "
+            "partitions than cores the remaining cores sit idle for the whole stage, and "
+            "very large partitions hold more data per task than execution memory fits."
+        ),
+    )
