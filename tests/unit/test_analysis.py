@@ -16,7 +16,16 @@ from sparkcopilot.eventlog import read_application
 from tests.conftest import CORPUS, LOGS, corpus_labels
 
 # The kinds with a rule so far; the corpus check covers exactly these.
-RULED_KINDS = {"data_skew"}
+RULED_KINDS = {
+    "data_skew",
+    "disk_spill",
+    "too_many_partitions",
+    "too_few_partitions",
+    "task_failures",
+    "gc_pressure",
+    "idle_executors",
+    "driver_bottleneck",
+}
 
 
 def _serious(
