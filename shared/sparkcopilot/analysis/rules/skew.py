@@ -11,21 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from ...model import Application, StageAttempt, TaskOutcome
-from ..findings import Finding, Savings, Scope, Severity, finding_id
+from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import Thresholds
+from ._sizing import app_wall_ms, stage_scope
 
 _MIB = 1 << 20
 
 
-def _app_wall_ms(app: Application) -> int:
-    if app.app.duration_ms:
-        return app.app.duration_ms
-    tasks = app.tasks
-    return int(tasks.finish_ms.max() - tasks.launch_ms.min()) if len(tasks) else 0
-
-
 def data_skew(app: Application, limits: Thresholds) -> list[Finding]:
-    wall = _app_wall_ms(app)
+    wall = app_wall_ms(app)
     findings = []
     for stage in app.stages:
         finding = _stage_skew(app, stage, wall, limits)
@@ -66,11 +60,7 @@ def _stage_skew(
         severity = "critical"
     else:
         severity = "warning"
-    scope = Scope(
-        job_ids=stage.job_ids,
-        stage_ids=(stage.stage_id,),
-        sql_ids=(stage.sql_id,) if stage.sql_id is not None else (),
-    )
+    scope = stage_scope(stage)
     config: dict[str, str] = {}
     if reads_shuffle:
         # AQE splits a shuffle partition only when it is both factor x the median and
