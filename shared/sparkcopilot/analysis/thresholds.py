@@ -145,7 +145,68 @@ class RuntimeLimits(_Limits):
     result_share_of_max_critical: float = Field(default=0.8, gt=0, le=1)
 
 
+class MetadataLimits(_Limits):
+    """Plan-shape rules (rules/python_udf.py, broadcast.py, cartesian.py, small_files.py)."""
+
+    # -- python_udf --
+    # Our floor: under 10 s of Python worker time summed over tasks ("time to run Python
+    # workers", Spark 4.0+), a row-at-a-time UDF is not worth rewriting; 10x that is
+    # critical. Arrow batching typically cuts the serialisation share several-fold
+    # (Spark's Arrow-optimized Python UDF docs); we count half the worker time as saved.
+    udf_min_python_ms: int = Field(default=10_000, ge=0)
+    udf_critical_python_ms: int = Field(default=100_000, ge=0)
+    udf_saved_share: float = Field(default=0.5, ge=0, le=1)
+    # Logs without the worker-time metric (Spark < 4.0): judge by rows through the UDF.
+    # Ours: a CPython call per row costs ~1-10 us, so 1M rows is seconds of worker time.
+    udf_min_rows: int = Field(default=1_000_000, ge=0)
+
+    # -- broadcast_join_missed --
+    # DataFlint's SMJ->broadcast bands (FIELD_NOTES §2.3): small side < 10 MiB; or
+    # < 100 MiB with the big side > 10 GiB; or < 1 GiB with the big side > 300 GiB.
+    # (Its 4th band, < 5 GiB & > 1 TiB, exceeds its own 1 GB broadcast-too-large alert,
+    # which we keep as a hard cap on what we recommend broadcasting.)
+    bcast_small_bytes: int = Field(default=10 << 20, ge=0)
+    bcast_mid_small_bytes: int = Field(default=100 << 20, ge=0)
+    bcast_mid_big_bytes: int = Field(default=10 << 30, ge=0)
+    bcast_large_small_bytes: int = Field(default=1 << 30, ge=0)
+    bcast_large_big_bytes: int = Field(default=300 << 30, ge=0)
+    # DataFlint's broadcast-too-large alert: never recommend broadcasting over 1 GB.
+    bcast_max_bytes: int = Field(default=1 << 30, gt=0)
+    # Our floor: shuffling and sorting a big side under 32 MiB costs well under a second;
+    # a join whose big side shuffles 10 GiB or more is critical (DataFlint's 2nd band).
+    bcast_min_big_bytes: int = Field(default=32 << 20, ge=0)
+    bcast_critical_big_bytes: int = Field(default=10 << 30, ge=0)
+    # Headroom over the measured small side when recommending the threshold (ours: the
+    # optimizer's size estimate differs from the runtime "data size").
+    bcast_headroom: float = Field(default=1.5, ge=1)
+
+    # -- cartesian_join --
+    # Our floor: 10 M row pairs (two ~3 000-row sides) is where a nested loop costs
+    # seconds of CPU; DataFlint's cross-join alert (1e10 scanned rows, FIELD_NOTES §2.3)
+    # is critical. A side of fewer than 100 rows makes it a linear filter, not a blow-up.
+    cartesian_min_pairs: int = Field(default=10_000_000, ge=0)
+    cartesian_critical_pairs: int = Field(default=10_000_000_000, ge=0)
+    cartesian_min_side_rows: int = Field(default=100, ge=0)
+
+    # -- small_files --
+    # DataFlint's small-files alert: more than 100 files averaging under 3 MB; its ideal
+    # file is 128 MB (FIELD_NOTES §2.3). Ours: 10x the file count (1000) averaging under
+    # 1 MiB is critical.
+    small_min_files: int = Field(default=100, ge=1)
+    small_max_avg_bytes: int = Field(default=3_000_000, gt=0)
+    small_target_file_bytes: int = Field(default=128 << 20, gt=0)
+    small_critical_files: int = Field(default=1_000, ge=1)
+    small_critical_avg_bytes: int = Field(default=1 << 20, gt=0)
+    # Absolute floor (ours): the per-file overhead must be worth a change. Opening a file
+    # and reading its Parquet footer costs ~10-50 ms (object-store requests; local runs
+    # measured ~20 ms a file), so we charge 20 ms a file and require 10 s of overhead in
+    # all (the partition rules' 10 s stage floor) -- or 10 s of measured "scan time".
+    small_per_file_ms: int = Field(default=20, ge=0)
+    small_min_overhead_ms: int = Field(default=10_000, ge=0)
+
+
 class Thresholds(_Limits):
     skew: SkewLimits = SkewLimits()
     partition: PartitionLimits = PartitionLimits()
     runtime: RuntimeLimits = RuntimeLimits()
+    metadata: MetadataLimits = MetadataLimits()

@@ -11,12 +11,16 @@ from collections.abc import Callable
 from ...model import Application
 from ..findings import Finding
 from ..thresholds import Thresholds
+from .broadcast import broadcast_join_missed
+from .cartesian import cartesian_join
 from .driver import driver_bottleneck
 from .failures import task_failures
 from .gc import gc_pressure
 from .idle import idle_executors
 from .partitions import partition_counts
+from .python_udf import python_udf
 from .skew import data_skew
+from .small_files import small_files
 from .spill import disk_spill
 
 Rule = Callable[[Application, Thresholds], list[Finding]]
@@ -29,4 +33,8 @@ RULES: tuple[Rule, ...] = (
     gc_pressure,
     idle_executors,
     driver_bottleneck,
+    python_udf,
+    broadcast_join_missed,
+    cartesian_join,
+    small_files,
 )
