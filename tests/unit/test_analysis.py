@@ -25,6 +25,10 @@ RULED_KINDS = {
     "gc_pressure",
     "idle_executors",
     "driver_bottleneck",
+    "python_udf",
+    "broadcast_join_missed",
+    "cartesian_join",
+    "small_files",
 }
 
 
