@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sparkcopilot.config import ReaderSettings
+from sparkcopilot.errors import NotAnEventLogError
 from sparkcopilot.eventlog import read_application
 from sparkcopilot.model import TASK_COLUMNS, TaskOutcome
 from sparkcopilot.summary import summarize
@@ -263,3 +265,37 @@ def test_pure_python_reader_gives_the_same_model() -> None:
     for name in TASK_COLUMNS:
         assert np.array_equal(getattr(fast.tasks, name), getattr(pure.tasks, name)), name
     assert (fast.stages, fast.jobs, fast.counts) == (pure.stages, pure.jobs, pure.counts)
+
+
+def _zip(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    path = tmp_path / "eventLogs-app.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_history_server_zip_of_one_file_reads_like_the_file(tmp_path: Path) -> None:
+    log = LOGS / "skew_join_v4.zstd"
+    zipped = _zip(tmp_path, {log.name: log.read_bytes()})
+    got, want = _summary(zipped), _summary(log)
+    assert (got["counts"], got["totals"], got["app"]) == (
+        want["counts"],
+        want["totals"],
+        want["app"],
+    )
+    assert got["source"]["codec"] == "zstd"  # type: ignore[index]
+
+
+def test_history_server_zip_of_a_rolling_log_keeps_its_layout(tmp_path: Path) -> None:
+    files = {f"{ROLLING.name}/{p.name}": p.read_bytes() for p in ROLLING.iterdir()}
+    got, want = _summary(_zip(tmp_path, files)), _summary(ROLLING)
+    assert got["source"]["layout"] == "rolling"  # type: ignore[index]
+    assert (got["counts"], got["totals"]) == (want["counts"], want["totals"])
+
+
+def test_zip_of_several_logs_is_refused(tmp_path: Path) -> None:
+    log = LOGS / "skew_join_v4.zstd"
+    zipped = _zip(tmp_path, {"a/x": log.read_bytes(), "b/y": log.read_bytes()})
+    with pytest.raises(NotAnEventLogError, match="not one log"):
+        read_application(zipped)

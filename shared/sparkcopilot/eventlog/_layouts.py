@@ -9,8 +9,10 @@ being written plus rotated ``eventlog-<date>.gz``); Spark 1.x's directory of
 
 from __future__ import annotations
 
+import posixpath
 import re
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import NotAnEventLogError
@@ -31,23 +33,31 @@ class ResolvedLog:
 
     display: str
     layout: Layout
-    parts: tuple[Path, ...]
+    #: Part names in reading order, relative to ``container``.
+    parts: tuple[str, ...]
+    #: The directory holding the parts, or the zip archive when ``archive``.
+    container: Path
+    archive: bool = False
     #: False when a marker says the application was still running; None when it is silent.
     finished_marker: bool | None = None
     spark_version_hint: str | None = None
+
+    def paths(self) -> tuple[Path, ...]:
+        """The parts as files (only for logs that are not inside an archive)."""
+        return tuple(self.container / name for name in self.parts)
 
 
 def resolve(path: Path) -> ResolvedLog:
     if not path.exists():
         raise NotAnEventLogError(str(path), "no such file or directory")
     if path.is_file():
-        layout: Layout = "inprogress" if path.name.endswith(_INPROGRESS) else "single"
-        return ResolvedLog(str(path), layout, (path,), False if layout == "inprogress" else None)
+        if zipfile.is_zipfile(path):
+            return _archive(path)
+        return _single(str(path), path.parent, path.name)
     names = sorted(p.name for p in path.iterdir() if p.is_file())
-    for resolver in (_rolling, _databricks, _legacy):
-        found = resolver(path, names)
-        if found is not None:
-            return found
+    found = _layout(str(path), path, names, archive=False)
+    if found is not None:
+        return found
     if len(names) == 1:
         return resolve(path / names[0])
     raise NotAnEventLogError(
@@ -57,7 +67,48 @@ def resolve(path: Path) -> ResolvedLog:
     )
 
 
-def _rolling(path: Path, names: list[str]) -> ResolvedLog | None:
+def _single(display: str, container: Path, name: str, *, archive: bool = False) -> ResolvedLog:
+    layout: Layout = "inprogress" if name.endswith(_INPROGRESS) else "single"
+    finished = False if layout == "inprogress" else None
+    return ResolvedLog(display, layout, (name,), container, archive, finished)
+
+
+def _archive(path: Path) -> ResolvedLog:
+    """A zip of one application's log, as the history server's "Download" gives it
+    (``/api/v1/applications/<id>/logs``): a single file or one log directory inside."""
+    with zipfile.ZipFile(path) as archive:
+        members = [i.filename for i in archive.infolist() if not i.is_dir()]
+    folders = {posixpath.dirname(m) for m in members}
+    if len(folders) != 1:
+        raise NotAnEventLogError(
+            str(path), f"zip holds {len(members)} files in {len(folders)} folders: not one log"
+        )
+    folder = folders.pop()
+    names = sorted(posixpath.basename(m) for m in members)
+    prefix = f"{folder}/" if folder else ""
+    found = _layout(str(path), path, names, archive=True)
+    if found is not None:
+        return replace(found, parts=tuple(prefix + n for n in found.parts))
+    if len(names) == 1:
+        return _single(str(path), path, prefix + names[0], archive=True)
+    raise NotAnEventLogError(str(path), "zip is not one Spark event log")
+
+
+def _layout(
+    display: str, container: Path, names: list[str], *, archive: bool
+) -> ResolvedLog | None:
+    for resolver in (_rolling, _databricks, _legacy):
+        found = resolver(names)
+        if found is not None:
+            layout, parts, finished, version = found
+            return ResolvedLog(display, layout, parts, container, archive, finished, version)
+    return None
+
+
+_Found = tuple[Layout, tuple[str, ...], bool | None, str | None]
+
+
+def _rolling(names: list[str]) -> _Found | None:
     parts: list[tuple[int, bool, str]] = []
     for name in names:
         m = _ROLLING_PART.match(name)
@@ -74,32 +125,24 @@ def _rolling(path: Path, names: list[str]) -> ResolvedLog | None:
     finished: bool | None = None
     if status:
         finished = not any(n.endswith(_INPROGRESS) for n in status)
-    return ResolvedLog(
-        str(path), "rolling", tuple(path / name for _, _, name in parts), finished_marker=finished
-    )
+    return "rolling", tuple(name for _, _, name in parts), finished, None
 
 
-def _databricks(path: Path, names: list[str]) -> ResolvedLog | None:
+def _databricks(names: list[str]) -> _Found | None:
     rotated = sorted(n for n in names if _DATABRICKS_ROTATED.match(n))
     current = [n for n in names if n == "eventlog"]
     if not rotated and not current:
         return None
     # Rotated names end in a sortable date (eventlog-2026-11-28--14-37.gz); the file
     # still being written, ``eventlog``, holds the newest events.
-    return ResolvedLog(str(path), "databricks", tuple(path / n for n in (*rotated, *current)))
+    return "databricks", (*rotated, *current), None, None
 
 
-def _legacy(path: Path, names: list[str]) -> ResolvedLog | None:
+def _legacy(names: list[str]) -> _Found | None:
     parts = sorted((int(m.group(1)), n) for n in names if (m := _LEGACY_PART.match(n)))
     if not parts:
         return None
     version = next(
         (n[len(_LEGACY_VERSION) :] for n in names if n.startswith(_LEGACY_VERSION)), None
     )
-    return ResolvedLog(
-        str(path),
-        "legacy_dir",
-        tuple(path / n for _, n in parts),
-        finished_marker="APPLICATION_COMPLETE" in names,
-        spark_version_hint=version,
-    )
+    return "legacy_dir", tuple(n for _, n in parts), "APPLICATION_COMPLETE" in names, version

@@ -12,13 +12,14 @@ import multiprocessing
 import os
 import sys
 import threading
+import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import msgspec
 
@@ -37,7 +38,7 @@ STDIN = "-"
 class _Prefixed:
     """A stream whose first bytes were already read to sniff the codec."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self._head = head
         self._rest = rest
 
@@ -250,7 +251,20 @@ def _read_any(
     if isinstance(log, str | Path) and str(log) != STDIN:
         resolved = resolve(Path(log))
         with ExitStack() as stack:
-            parts = [_Part(str(p), stack.enter_context(open(p, "rb")), p) for p in resolved.parts]
+            if resolved.archive:
+                archive = stack.enter_context(zipfile.ZipFile(resolved.container))
+                parts = [
+                    _Part(
+                        f"{resolved.container}!{name}",
+                        stack.enter_context(archive.open(name)),
+                        None,
+                    )
+                    for name in resolved.parts
+                ]
+            else:
+                parts = [
+                    _Part(str(p), stack.enter_context(open(p, "rb")), p) for p in resolved.paths()
+                ]
             return _Read(resolved, settings).run(parts)
     if isinstance(log, str | Path):
         stream: BinaryIO = sys.stdin.buffer
@@ -259,14 +273,14 @@ def _read_any(
         stream = log
         display = name or "<stream>"
     layout: Layout = "inprogress" if display.endswith(".inprogress") else "single"
-    resolved = ResolvedLog(display, layout, (Path(display),))
+    resolved = ResolvedLog(display, layout, (display,), Path("."))
     return _Read(resolved, settings).run([_Part(display, stream, None)])
 
 
 @dataclass(frozen=True, slots=True)
 class _Part:
     source: str
-    stream: BinaryIO
+    stream: IO[bytes]
     #: Set when the part is a regular file that workers may open themselves.
     path: Path | None
 
