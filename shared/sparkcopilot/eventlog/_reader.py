@@ -1,8 +1,9 @@
 """Read one application's event log, whatever its layout and codec, into the model.
 
 The stored bytes are streamed: decompressed a MiB at a time, cut into buffers of whole
-lines, parsed (in worker processes once the log is big enough to pay for them) and
-folded in log order. Memory grows with the number of tasks, never with the bytes.
+lines, parsed (by the C task scanner when it is built; otherwise in worker processes once
+the log is big enough to pay for them) and folded in log order. Memory grows with the
+number of tasks, never with the bytes.
 """
 
 from __future__ import annotations
