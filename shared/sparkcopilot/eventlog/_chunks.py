@@ -433,12 +433,11 @@ class _Lines:
         )
 
 
-def _line_spans(buf: bytes, size: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of every line of ``buf[:size]``."""
+def _line_spans(buf: bytes, start: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of every line of ``buf[start:size]``."""
     # Lines are found with find at offsets: copying every line out of the buffer costs
     # more than parsing it on machines short of memory bandwidth.
     find = buf.find
-    start = 0
     while start < size:
         end = find(b"\n", start, size)
         if end < 0:
@@ -447,20 +446,22 @@ def _line_spans(buf: bytes, size: int) -> Iterator[tuple[int, int]]:
         start = end + 1
 
 
-def _parse_python(buf: bytes, size: int) -> ChunkResult:
+def _parse_python(buf: bytes, start: int, size: int) -> ChunkResult:
     lines = _Lines(buf)
-    lines.parse(_line_spans(buf, size))
+    lines.parse(_line_spans(buf, start, size))
     return lines.result(
         lines.python_tasks(), list(lines.executor_codes), lines.executor_hosts, lines.started
     )
 
 
-def _parse_accelerated(buf: bytes, size: int, scan: _Scan) -> ChunkResult:
+def _parse_accelerated(buf: bytes, start: int, size: int, scan: _Scan) -> ChunkResult:
+    whole = start == 0 and size == len(buf)
     rows, row_offsets, executor_ids, executor_hosts, started, rest = scan(
-        buf if size == len(buf) else memoryview(buf)[:size]
+        buf if whole else memoryview(buf)[start:size]
     )
+    # The scanner's offsets count from ``start``; everything else counts from buf[0].
+    spans = iter((np.frombuffer(rest, dtype=np.int64) + start).tolist())
     lines = _Lines(buf, executor_ids)
-    spans = iter(memoryview(rest).cast("q"))
     lines.parse(zip(spans, spans, strict=True))
 
     tasks = np.frombuffer(rows, dtype=np.int64).reshape(-1, _N_COLUMNS)
@@ -472,7 +473,7 @@ def _parse_accelerated(buf: bytes, size: int, scan: _Scan) -> ChunkResult:
     hosts = dict(zip(executor_ids, executor_hosts, strict=True))
     if lines.rows:
         tasks, executor_ids, hosts = _merge_tasks(
-            tasks, np.frombuffer(row_offsets, dtype=np.int64), executor_hosts, lines
+            tasks, np.frombuffer(row_offsets, dtype=np.int64) + start, executor_hosts, lines
         )
     return lines.result(tasks, executor_ids, hosts, all_started)
 
@@ -508,10 +509,11 @@ def _merge_tasks(
 
 
 def parse_lines(
-    buf: bytes, stop: int | None = None, *, accelerated: bool | None = None
+    buf: bytes, stop: int | None = None, *, start: int = 0, accelerated: bool | None = None
 ) -> ChunkResult:
-    """Parse the whole lines in ``buf[:stop]`` (the caller keeps any cut tail; a bound
-    instead of a slice spares a copy of the buffer).
+    """Parse the whole lines in ``buf[start:stop]`` (the caller keeps any cut line; bounds
+    instead of a slice spare a copy of the buffer). Offsets in the result count from
+    ``buf[0]``.
 
     Task lines are parsed in C when the ``_taskscan`` extension is built (see
     :data:`ACCELERATED`) and ``accelerated`` is not False; the result is the same.
@@ -520,7 +522,7 @@ def parse_lines(
     if accelerated is None:
         accelerated = _SCAN is not None
     if not accelerated:
-        return _parse_python(buf, size)
+        return _parse_python(buf, start, size)
     if _SCAN is None:
         raise RuntimeError("the _taskscan extension is not available")
-    return _parse_accelerated(buf, size, _SCAN)
+    return _parse_accelerated(buf, start, size, _SCAN)

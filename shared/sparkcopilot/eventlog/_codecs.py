@@ -114,6 +114,7 @@ def decoded_chunks(
     max_decoded_bytes: int,
     max_ratio: float,
     read_size: int = 1 << 20,
+    chunk_size: int = _OUT_CHUNK,
 ) -> Iterator[bytes]:
     """Yield the decompressed bytes of ``raw`` in chunks of about 1 MiB or more.
 
@@ -144,7 +145,7 @@ def decoded_chunks(
             guard.check(0)
             pending.append(block)
             size += n
-            if size >= _OUT_CHUNK:
+            if size >= chunk_size:
                 out = _join(pending)
                 pending.clear()
                 size = 0

@@ -62,41 +62,49 @@ class _PartStats:
 
 
 class _LineBuffers:
-    """Cuts decoded bytes into buffers of whole lines of about ``chunk_bytes``."""
+    """Turns decoded pieces into buffers of whole lines without copying the pieces: each
+    piece's complete lines are handed on in place (by bounds), and the line cut at its end
+    is carried and finished with the start of the next piece."""
 
     def __init__(self, settings: ReaderSettings, source: str) -> None:
         self._settings = settings
         self._source = source
-        self._pending: list[bytes] = []
-        self._size = 0
+        self._carry = b""
         self.seen_bytes = 0
 
     def feed(self, data: bytes) -> Iterator[LineBuffer]:
-        self._pending.append(data)
-        self._size += len(data)
         self.seen_bytes += len(data)
-        if self._size < self._settings.chunk_bytes:
-            return
-        joined = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
-        cut = joined.rfind(b"\n") + 1
-        if cut == 0:
-            if len(joined) > self._settings.max_line_bytes:
-                raise NotAnEventLogError(
-                    self._source,
-                    f"a line longer than {self._settings.max_line_bytes >> 20} MiB "
-                    "(no newline): not a Spark event log",
-                )
-            self._pending = [joined]
-            return
-        self._pending = [joined[cut:]] if cut < len(joined) else []
-        self._size = len(joined) - cut
-        yield LineBuffer(joined, cut)
+        begin = 0
+        if self._carry:
+            newline = data.find(b"\n")
+            if newline < 0:
+                self._carry += data
+                self._check_line_length()
+                return
+            first = self._carry + data[: newline + 1]
+            self._carry = b""
+            yield LineBuffer(first, 0, len(first))
+            begin = newline + 1
+        end = data.rfind(b"\n", begin) + 1
+        if end > begin:
+            yield LineBuffer(data, begin, end)
+        else:
+            end = begin
+        self._carry = data[end:]
+        self._check_line_length()
+
+    def _check_line_length(self) -> None:
+        if len(self._carry) > self._settings.max_line_bytes:
+            raise NotAnEventLogError(
+                self._source,
+                f"a line longer than {self._settings.max_line_bytes >> 20} MiB "
+                "(no newline): not a Spark event log",
+            )
 
     def rest(self) -> bytes:
-        joined = b"".join(self._pending)
-        self._pending = []
-        self._size = 0
-        return joined
+        """The cut line left at the end of the stream."""
+        carry, self._carry = self._carry, b""
+        return carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +119,11 @@ class FileRange:
 
 @dataclass(frozen=True, slots=True)
 class LineBuffer:
-    """Whole lines in ``data[:stop]``; what follows is a cut line the next buffer ends
-    (a bound rather than a slice spares copying the buffer)."""
+    """Whole lines in ``data[start:stop]`` (bounds rather than a slice spare copying the
+    buffer)."""
 
     data: bytes
+    start: int
     stop: int
 
 
@@ -126,7 +135,7 @@ LineSlicer = Callable[[int, int], bytes]
 def parse_work(work: Work, accelerated: bool) -> ChunkResult:
     if isinstance(work, FileRange):
         return parse_lines(_read_range(work), accelerated=accelerated)
-    return parse_lines(work.data, work.stop, accelerated=accelerated)
+    return parse_lines(work.data, work.stop, start=work.start, accelerated=accelerated)
 
 
 def _read_range(work: FileRange) -> bytes:
@@ -168,9 +177,9 @@ class _Parser:
         if self._pool is None:
             # In this process the buffer is at hand: slice it rather than read again.
             if isinstance(work, FileRange):
-                work = LineBuffer(data := _read_range(work), len(data))
+                work = LineBuffer(data := _read_range(work), 0, len(data))
             self._builder.absorb(
-                parse_lines(work.data, work.stop, accelerated=self.accelerated),
+                parse_lines(work.data, work.stop, start=work.start, accelerated=self.accelerated),
                 _bytes_slicer(work.data),
             )
             return
@@ -374,6 +383,7 @@ class _Read:
             stats=decode,
             max_decoded_bytes=max(self._settings.max_log_bytes - self._decoded, 1),
             max_ratio=self._settings.max_expansion_ratio,
+            chunk_size=self._settings.chunk_bytes,
         ):
             if first:
                 _check_looks_like_events(part.source, data)
@@ -384,11 +394,7 @@ class _Read:
         self._decoded += decode.decoded_bytes
         stats.stored_bytes = decode.compressed_bytes
         stats.truncated = decode.truncated
-        rest = lines.rest()
-        cut = rest.rfind(b"\n") + 1
-        if cut:
-            self._parser.submit(LineBuffer(rest, cut), _bytes_slicer(rest), self._decoded)
-        return rest[cut:]
+        return lines.rest()
 
     def _tail(self, tail: bytes, *, last: bool) -> None:
         """The bytes after a part's last newline: a complete last line (some writers omit
