@@ -6,6 +6,7 @@ import gzip
 import io
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,16 @@ def test_failed_run_leaves_no_output_file(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
     assert main(["summary", str(bad), "--format", "json", "--output", str(out)]) == EXIT_BAD_INPUT
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_corrupt_stream_stops_its_decoding_thread(tmp_path: Path) -> None:
+    # Compressed streams are decoded one piece ahead in a thread: an error there must
+    # reach the caller, and the thread must be gone afterwards.
+    data = zstandard.compress(PLAIN.read_bytes() * 40)
+    broken = data[: len(data) // 2] + bytes(4096) + data[len(data) // 2 + 4096 :]
+    path = tmp_path / "broken.zstd"
+    path.write_bytes(broken)
+    before = threading.active_count()
+    with pytest.raises(CorruptLogError):
+        read_application(path, ReaderSettings(chunk_bytes=64 * 1024))
+    assert threading.active_count() == before

@@ -8,6 +8,7 @@ number of tasks, never with the bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -15,11 +16,12 @@ import sys
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Full, Queue
 from typing import IO, BinaryIO
 
 import msgspec
@@ -376,7 +378,7 @@ class _Read:
         decode = DecodeStats()
         lines = _LineBuffers(self._settings, part.source)
         first = True
-        for data in decoded_chunks(
+        pieces = decoded_chunks(
             _Prefixed(head, part.stream),
             stats.codec,
             source=part.source,
@@ -384,13 +386,19 @@ class _Read:
             max_decoded_bytes=max(self._settings.max_log_bytes - self._decoded, 1),
             max_ratio=self._settings.max_expansion_ratio,
             chunk_size=self._settings.chunk_bytes,
-        ):
-            if first:
-                _check_looks_like_events(part.source, data)
-                first = False
-            for buf in lines.feed(data):
-                self._parser.submit(buf, _bytes_slicer(buf.data), self._decoded + lines.seen_bytes)
-                self._check_events_found(part.source)
+        )
+        # Closed on every way out, so the decoding thread never outlives the stream.
+        # Plain streams have nothing to decode ahead: the thread would only cost a copy.
+        with contextlib.closing(_ahead(pieces, threaded=stats.codec != "none")) as ahead:
+            for data in ahead:
+                if first:
+                    _check_looks_like_events(part.source, data)
+                    first = False
+                for buf in lines.feed(data):
+                    self._parser.submit(
+                        buf, _bytes_slicer(buf.data), self._decoded + lines.seen_bytes
+                    )
+                    self._check_events_found(part.source)
         self._decoded += decode.decoded_bytes
         stats.stored_bytes = decode.compressed_bytes
         stats.truncated = decode.truncated
@@ -445,6 +453,47 @@ class _Read:
             truncated_tail=self._truncated_tail or stream_truncated,
             spark_version_hint=resolved.spark_version_hint,
         )
+
+
+def _ahead(
+    pieces: Iterator[bytes], *, threaded: bool, depth: int = 2
+) -> Generator[bytes, None, None]:
+    """``pieces``, produced by a thread up to ``depth`` ahead. Decompressors and the C
+    scanner release the GIL, so decoding the next piece overlaps parsing this one."""
+    if not threaded:
+        yield from pieces
+        return
+    queue: Queue[bytes | BaseException | None] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                while not stop.is_set():
+                    try:
+                        queue.put(piece, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="sparkcopilot-decode", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            worker.join(timeout=0.05)
 
 
 def _bytes_slicer(buf: bytes) -> LineSlicer:
