@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..model import Application
-from .findings import SEVERITY_RANK, Finding
-from .rules import RULES
+from .agents import AgentResult, run_local
+from .findings import SEVERITY_RANK, AgentName, Finding
 from .thresholds import Thresholds
 
 
@@ -15,6 +16,7 @@ class Analysis:
     findings: tuple[Finding, ...]
     #: (agent, why) for what this analysis could not judge.
     not_judged: tuple[tuple[str, str], ...] = ()
+    agents: Mapping[AgentName, AgentResult] = field(default_factory=dict)
 
 
 def _rank(finding: Finding) -> tuple[float, int]:
@@ -22,16 +24,15 @@ def _rank(finding: Finding) -> tuple[float, int]:
 
 
 def analyze(app: Application, thresholds: Thresholds | None = None) -> Analysis:
-    limits = thresholds or Thresholds()
+    results = run_local(app, thresholds or Thresholds())
     unique: dict[str, Finding] = {}
-    for rule in RULES:
-        for finding in rule(app, limits):
+    for result in results.values():
+        for finding in result.findings:
             kept = unique.get(finding.id)
             if kept is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[kept.severity]:
                 unique[finding.id] = finding
-    not_judged = []
-    if not len(app.tasks):
-        not_judged.append(("skew", "the log has no task events"))
     return Analysis(
-        findings=tuple(sorted(unique.values(), key=_rank)), not_judged=tuple(not_judged)
+        findings=tuple(sorted(unique.values(), key=_rank)),
+        not_judged=tuple((r.agent, why) for r in results.values() for why in r.not_judged),
+        agents=results,
     )

@@ -7,10 +7,8 @@ from typing import Any
 from ..model import Application
 from ..summary import app_summary
 from . import Analysis
-from .findings import AgentName
 
 ANALYSIS_SCHEMA = "spark-copilot/analysis/v1"
-AGENTS: tuple[AgentName, ...] = ("metadata", "partition", "runtime", "skew", "delta", "cost")
 
 
 def analysis_report(app: Application, analysis: Analysis) -> dict[str, Any]:
@@ -20,8 +18,11 @@ def analysis_report(app: Application, analysis: Analysis) -> dict[str, Any]:
         "app": app_summary(app).model_dump(mode="json"),
         "findings": findings,
         "agents": {
-            agent: {"findings": sum(1 for f in analysis.findings if f.agent == agent)}
-            for agent in AGENTS
+            name: {
+                "findings": len(result.findings),
+                "not_judged": list(result.not_judged),
+            }
+            for name, result in analysis.agents.items()
         },
         "not_judged": [{"agent": a, "reason": r} for a, r in analysis.not_judged],
     }

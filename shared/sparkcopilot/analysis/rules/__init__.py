@@ -1,7 +1,7 @@
 """Rules: pure functions ``(Application, Thresholds) -> list[Finding]``, one per module.
 
 A reader finds the skew rule in ``rules/skew.py``. The tuple below is the engine's whole
-rule set; an agent runs the rules of its own kinds (see ``analysis/agents.py``).
+rule set; each agent runs its share of them (``analysis/agents.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,22 @@ from .small_files import small_files
 from .spill import disk_spill
 
 Rule = Callable[[Application, Thresholds], list[Finding]]
+
+__all__ = [
+    "RULES",
+    "Rule",
+    "broadcast_join_missed",
+    "cartesian_join",
+    "data_skew",
+    "disk_spill",
+    "driver_bottleneck",
+    "gc_pressure",
+    "idle_executors",
+    "partition_counts",
+    "python_udf",
+    "small_files",
+    "task_failures",
+]
 
 RULES: tuple[Rule, ...] = (
     data_skew,
