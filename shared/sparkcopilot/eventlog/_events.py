@@ -198,20 +198,6 @@ class AccumulableInfo(_Shape, frozen=True, gc=False):
     value: Any = field(name="Value", default=None)
 
 
-class StageInfo(_Shape, frozen=True, gc=False):
-    stage_id: int = field(name="Stage ID")
-    attempt: int = field(name="Stage Attempt ID", default=0)
-    name: str = field(name="Stage Name", default="")
-    num_tasks: int = field(name="Number of Tasks", default=0)
-    parent_ids: list[int] = field(name="Parent IDs", default_factory=list)
-    details: str = field(name="Details", default="")
-    submitted_ms: int | None = field(name="Submission Time", default=None)
-    completed_ms: int | None = field(name="Completion Time", default=None)
-    failure_reason: str | None = field(name="Failure Reason", default=None)
-    accumulables: list[AccumulableInfo] = field(name="Accumulables", default_factory=list)
-    resource_profile_id: int = field(name="Resource Profile Id", default=0)
-
-
 class JobProperties(_Shape, frozen=True, gc=False):
     """The few job properties the model reads; the rest are skipped while decoding."""
 
@@ -252,6 +238,14 @@ class StageHeader(_Shape, frozen=True, gc=False):
     details: str = field(name="Details", default="")
     submitted_ms: int | None = field(name="Submission Time", default=None)
     resource_profile_id: int = field(name="Resource Profile Id", default=0)
+
+
+class StageInfo(StageHeader, frozen=True, gc=False):
+    """A StageCompleted's stage: the header plus how it ended and its accumulables."""
+
+    completed_ms: int | None = field(name="Completion Time", default=None)
+    failure_reason: str | None = field(name="Failure Reason", default=None)
+    accumulables: list[AccumulableInfo] = field(name="Accumulables", default_factory=list)
 
 
 class StageSubmitted(_Shape, frozen=True, gc=False):
