@@ -63,8 +63,15 @@ def partition_counts(app: Application, limits: Thresholds) -> list[Finding]:
 
 
 def _evidence(
-    stage: StageAttempt, data: StageData, cores: int, partitions: int, wall_ms: int
+    app: Application,
+    stage: StageAttempt,
+    data: StageData,
+    *,
+    cores: int,
+    partitions: int,
+    wall_ms: int,
 ) -> dict[str, int | float | str]:
+    """The stage's numbers, and the partition settings the log shows were in force."""
     evidence: dict[str, int | float | str] = {
         "tasks": data.tasks,
         "cores": cores,
@@ -78,17 +85,16 @@ def _evidence(
         "median_task_read_bytes": data.median_task_read_bytes,
         "stage_name": stage.name,
     }
+    evidence.update((k, app.spark_conf[k]) for k in _SETTINGS if k in app.spark_conf)
     return evidence
 
 
-def _settings(app: Application) -> dict[str, str]:
-    keys = (
-        "spark.sql.shuffle.partitions",
-        "spark.sql.adaptive.enabled",
-        "spark.sql.adaptive.coalescePartitions.enabled",
-        "spark.default.parallelism",
-    )
-    return {key: app.spark_conf[key] for key in keys if key in app.spark_conf}
+_SETTINGS = (
+    "spark.sql.shuffle.partitions",
+    "spark.sql.adaptive.enabled",
+    "spark.sql.adaptive.coalescePartitions.enabled",
+    "spark.default.parallelism",
+)
 
 
 def _too_many(
@@ -126,10 +132,8 @@ def _too_many(
     if stage.sql_id is not None and data.reads_shuffle and not aqe_coalescing(app):
         config["spark.sql.adaptive.enabled"] = "true"
         config["spark.sql.adaptive.coalescePartitions.enabled"] = "true"
-    evidence = _evidence(stage, data, cores, partitions, wall_ms)
+    evidence = _evidence(app, stage, data, cores=cores, partitions=partitions, wall_ms=wall_ms)
     evidence["tasks_over_recommended"] = round(ratio, 1)
-    for key, value in _settings(app).items():
-        evidence[key] = value
     return Finding(
         id=finding_id("too_many_partitions", stage_scope(stage)),
         kind="too_many_partitions",
@@ -207,12 +211,10 @@ def _too_few(
     else:
         return None
     config = partition_config(app, stage, data, partitions)
-    evidence = _evidence(stage, data, cores, partitions, wall_ms)
+    evidence = _evidence(app, stage, data, cores=cores, partitions=partitions, wall_ms=wall_ms)
     evidence["slot_use"] = round(slot_use, 3)
     if busy is not None:
         evidence["other_stages_busy_cores"] = round(busy, 1)
-    for key, value in _settings(app).items():
-        evidence[key] = value
     return Finding(
         id=finding_id("too_few_partitions", stage_scope(stage)),
         kind="too_few_partitions",
