@@ -180,10 +180,7 @@ class _Parser:
             # In this process the buffer is at hand: slice it rather than read again.
             if isinstance(work, FileRange):
                 work = LineBuffer(data := _read_range(work), 0, len(data))
-            self._builder.absorb(
-                parse_lines(work.data, work.stop, start=work.start, accelerated=self.accelerated),
-                _bytes_slicer(work.data),
-            )
+            self._builder.absorb(parse_work(work, self.accelerated), _bytes_slicer(work.data))
             return
         self._inflight.append((self._pool.submit(parse_work, work, self.accelerated), lines))
         while len(self._inflight) > 2 * self._workers:
