@@ -1,14 +1,22 @@
-"""Run the rules over one application; deduplicate and rank what they find."""
+"""Run the agents over one application; merge their partial results into one ranked,
+deduplicated, self-consistent list of findings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..model import Application
 from .agents import AgentResult, run_local
-from .findings import SEVERITY_RANK, AgentName, Finding
+from .consistency import reconcile
+from .cost import CostPartial
+from .findings import SEVERITY_RANK, AgentName, Finding, Savings, finding_id
 from .thresholds import Thresholds
+
+#: This many findings of one kind, with one fix, on stages of one name (a loop in the
+#: code, one query run per partition) are one problem, reported once.
+_REPEATED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,16 +31,72 @@ def _rank(finding: Finding) -> tuple[float, int]:
     return (-finding.estimated_savings.wall_ms, -SEVERITY_RANK[finding.severity])
 
 
+def _unique(findings: Sequence[Finding]) -> list[Finding]:
+    kept: dict[str, Finding] = {}
+    for finding in findings:
+        seen = kept.get(finding.id)
+        if seen is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[seen.severity]:
+            kept[finding.id] = finding
+    return list(kept.values())
+
+
+def merge_repeated(app: Application, findings: list[Finding]) -> list[Finding]:
+    names = {s.stage_id: s.name for s in app.stages}
+    groups: dict[tuple[object, ...], list[Finding]] = defaultdict(list)
+    for f in findings:
+        stage_names = tuple(sorted({names.get(i, "") for i in f.scope.stage_ids}))
+        key = (f.kind, stage_names, tuple(sorted(f.config.items())))
+        groups[key if f.scope.stage_ids else ("single", f.id)].append(f)
+    out = []
+    for group in groups.values():
+        if len(group) < _REPEATED:
+            out.extend(group)
+            continue
+        worst = max(group, key=lambda f: (SEVERITY_RANK[f.severity], f.estimated_savings.wall_ms))
+        scope = worst.scope.model_copy(
+            update={
+                part: tuple(sorted({i for f in group for i in getattr(f.scope, part)}))
+                for part in ("job_ids", "stage_ids", "sql_ids")
+            }
+        )
+        savings = Savings(
+            wall_ms=sum(f.estimated_savings.wall_ms for f in group),
+            core_hours=round(sum(f.estimated_savings.core_hours for f in group), 4),
+            memory_gib_hours=round(sum(f.estimated_savings.memory_gib_hours for f in group), 4),
+            cost_usd=round(sum(f.estimated_savings.cost_usd for f in group), 4),
+        )
+        out.append(
+            worst.model_copy(
+                update={
+                    "id": finding_id(worst.kind, scope),
+                    "scope": scope,
+                    "title": f"{worst.title} (and {len(group) - 1} more stages like it)",
+                    "evidence": {**worst.evidence, "repeated_in_stages": len(group)},
+                    "estimated_savings": savings,
+                }
+            )
+        )
+    return out
+
+
+def _priced(findings: list[Finding], results: Mapping[AgentName, AgentResult]) -> list[Finding]:
+    cost = results.get("cost")
+    if cost is None or not isinstance(cost.partial, CostPartial):
+        return findings
+    prices = cost.partial.savings
+    return [
+        f.model_copy(update={"estimated_savings": prices[f.id]}) if f.id in prices else f
+        for f in findings
+    ]
+
+
 def analyze(app: Application, thresholds: Thresholds | None = None) -> Analysis:
-    results = run_local(app, thresholds or Thresholds())
-    unique: dict[str, Finding] = {}
-    for result in results.values():
-        for finding in result.findings:
-            kept = unique.get(finding.id)
-            if kept is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[kept.severity]:
-                unique[finding.id] = finding
+    limits = thresholds or Thresholds()
+    results = run_local(app, limits)
+    findings = _priced(_unique([f for r in results.values() for f in r.findings]), results)
+    findings = merge_repeated(app, findings)
     return Analysis(
-        findings=tuple(sorted(unique.values(), key=_rank)),
+        findings=tuple(sorted(reconcile(app, findings, limits), key=_rank)),
         not_judged=tuple((r.agent, why) for r in results.values() for why in r.not_judged),
         agents=results,
     )

@@ -6,20 +6,28 @@ and, later, the cloud fan-out (one function per agent, dispatched when its needs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from pydantic import BaseModel
+
 from ..model import Application
+from .cost import cost_finding, cost_partial
+from .delta import delta_findings, delta_partial
 from .findings import AgentName, Finding
+from .profiles import metadata_partial, partition_partial, runtime_partial, skew_partial
 from .rules import (
     Rule,
+    aqe_disabled,
     broadcast_join_missed,
     cartesian_join,
     data_skew,
     disk_spill,
     driver_bottleneck,
+    executor_memory_waste,
+    full_scan,
     gc_pressure,
     idle_executors,
     partition_counts,
@@ -29,15 +37,31 @@ from .rules import (
 )
 from .thresholds import Thresholds
 
+Earlier = Mapping[AgentName, "AgentResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What an agent concludes beyond its rules: its partial result, findings drawn from
+    earlier agents' results, and what it could not judge."""
+
+    partial: BaseModel
+    findings: tuple[Finding, ...] = ()
+    not_judged: tuple[str, ...] = ()
+
+
+Judge = Callable[[Application, Thresholds, Earlier], Judgement]
+
 
 @dataclass(frozen=True, slots=True)
 class Agent:
     name: AgentName
+    #: Pure rules over the model.
     rules: tuple[Rule, ...]
+    #: The agent's partial result, and findings that need earlier agents' results.
+    judge: Judge | None = None
     #: Agents whose results this one reads (and so runs after).
     needs: tuple[AgentName, ...] = ()
-    #: Why the agent cannot judge anything yet, while it has no rules.
-    pending: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +70,67 @@ class AgentResult:
     findings: tuple[Finding, ...]
     #: What this agent could not judge, and why.
     not_judged: tuple[str, ...] = ()
+    partial: BaseModel | None = None
+
+
+def _metadata(app: Application, limits: Thresholds, _: Earlier) -> Judgement:
+    missing: tuple[str, ...] = ()
+    if not app.sql_executions:
+        missing = ("query plans: the log has no SQL events (RDD code, or the events were lost)",)
+    return Judgement(metadata_partial(app, limits), not_judged=missing)
+
+
+def _partition(app: Application, limits: Thresholds, _: Earlier) -> Judgement:
+    partial = partition_partial(app, limits)
+    missing: tuple[str, ...] = ()
+    if app.executors and not partial.executors_with_heap_metrics:
+        missing = (
+            "executor memory use: the log has no executor heap metrics "
+            "(spark.eventLog.logStageExecutorMetrics=true records them)",
+        )
+    return Judgement(partial, not_judged=missing)
+
+
+def _runtime(app: Application, limits: Thresholds, _: Earlier) -> Judgement:
+    added = any(e.added_ms is not None for e in app.executors)
+    missing = () if added else ("idle executors: the log has no executor events",)
+    return Judgement(runtime_partial(app, limits), not_judged=missing)
+
+
+def _skew(app: Application, limits: Thresholds, _: Earlier) -> Judgement:
+    return Judgement(skew_partial(app, limits))
+
+
+def _delta(app: Application, _: Thresholds, earlier: Earlier) -> Judgement:
+    partial = delta_partial(app)
+    if not partial.applicable:
+        return Judgement(partial)
+    return Judgement(partial, tuple(delta_findings(app, earlier["metadata"].findings)))
+
+
+def _cost(app: Application, limits: Thresholds, earlier: Earlier) -> Judgement:
+    findings = [f for result in earlier.values() for f in result.findings]
+    partial = cost_partial(app, limits.cost, findings)
+    if not app.executors and not len(app.tasks):
+        return Judgement(partial, not_judged=("cost: the log has no executor or task events",))
+    return Judgement(partial, (cost_finding(app, partial),))
 
 
 AGENTS: tuple[Agent, ...] = (
-    Agent("metadata", (python_udf, broadcast_join_missed, cartesian_join, small_files)),
-    Agent("partition", (disk_spill, partition_counts)),
-    Agent("runtime", (task_failures, gc_pressure, idle_executors, driver_bottleneck)),
-    Agent("skew", (data_skew,)),
-    Agent("delta", (), needs=("metadata",), pending="Delta/Parquet layout rules are not built yet"),
     Agent(
-        "cost",
-        (),
-        needs=("metadata", "partition", "runtime", "skew", "delta"),
-        pending="pricing core-hours is not built yet",
+        "metadata",
+        (python_udf, broadcast_join_missed, cartesian_join, small_files, full_scan),
+        _metadata,
     ),
+    Agent(
+        "partition",
+        (disk_spill, partition_counts, aqe_disabled, executor_memory_waste),
+        _partition,
+    ),
+    Agent("runtime", (task_failures, gc_pressure, idle_executors, driver_bottleneck), _runtime),
+    Agent("skew", (data_skew,), _skew),
+    Agent("delta", (), _delta, needs=("metadata",)),
+    Agent("cost", (), _cost, needs=("metadata", "partition", "runtime", "skew", "delta")),
 )
 
 
@@ -88,11 +159,17 @@ def run_agent(
     missing = [n for n in agent.needs if n not in earlier]
     if missing:
         raise ValueError(f"agent {agent.name} needs {missing} first")
-    not_judged = [agent.pending] if agent.pending else []
+    not_judged: list[str] = []
     if agent.rules and not len(app.tasks):
         not_judged.append("the log has no task events")
-    findings = tuple(f for rule in agent.rules for f in rule(app, thresholds))
-    return AgentResult(agent.name, findings, tuple(not_judged))
+    findings = [f for rule in agent.rules for f in rule(app, thresholds)]
+    partial = None
+    if agent.judge is not None:
+        judgement = agent.judge(app, thresholds, earlier)
+        findings.extend(judgement.findings)
+        not_judged.extend(judgement.not_judged)
+        partial = judgement.partial
+    return AgentResult(agent.name, tuple(findings), tuple(not_judged), partial)
 
 
 def run_local(app: Application, thresholds: Thresholds) -> dict[AgentName, AgentResult]:

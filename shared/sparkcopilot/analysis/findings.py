@@ -47,6 +47,8 @@ class Scope(_Contract):
 class Savings(_Contract):
     wall_ms: int = 0
     core_hours: float = 0.0
+    #: Executor memory no longer reserved (executor_memory_waste), priced by the cost agent.
+    memory_gib_hours: float = 0.0
     cost_usd: float = 0.0
 
 

@@ -21,6 +21,7 @@ def analysis_report(app: Application, analysis: Analysis) -> dict[str, Any]:
             name: {
                 "findings": len(result.findings),
                 "not_judged": list(result.not_judged),
+                **(result.partial.model_dump(mode="json") if result.partial else {}),
             }
             for name, result in analysis.agents.items()
         },

@@ -6,6 +6,8 @@ Each says where it comes from. Users override them in the settings file's
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -94,6 +96,27 @@ class PartitionLimits(_Limits):
     # "Huge tasks" even with enough of them: 4x spark-rapids' 256 MB upper bound per task
     # (2x its 512 MB cap), well under DataFlint's 5 GB max-partition alert.
     few_huge_task_bytes: int = Field(default=1 << 30, gt=0)
+
+    # -- aqe_disabled --
+    # A shuffle stage whose median task reads under many_max_task_bytes and runs under
+    # many_max_median_task_ms is mostly fixed per-task cost, which AQE's coalescing
+    # removes; the same bounds as too_many_partitions, without its task-count floor (a
+    # stage of 200 such tasks is AQE's business). The savings floors are the shared ones.
+
+    # -- executor_memory_waste --
+    # DataFlint shrinks executors whose peak heap stays under 70 % of it, keeping a 20 %
+    # buffer; Delight's target band is 70-90 % (FIELD_NOTES §2.3, §2.5). We recommend the
+    # peak plus 25 % (peak at 80 % of the new heap), and act only below 50 % peak use,
+    # where the cut is at least 37 %.
+    memory_peak_share_warning: float = Field(default=0.5, gt=0, lt=1)
+    memory_headroom: float = Field(default=1.25, ge=1)
+    # Dr. Elephant's minimum executor memory is 640 MB (FIELD_NOTES §2.1); we never
+    # recommend less than 1 GiB, and round to 512 MiB steps.
+    memory_min_bytes: int = Field(default=1 << 30, gt=0)
+    memory_step_bytes: int = Field(default=512 << 20, gt=0)
+    # Absolute floor (ours): under 4 GiB-hours of heap given back (4 executors of 8 GiB
+    # halved for 15 minutes) the change is not worth a deployment.
+    memory_min_saved_gib_hours: float = Field(default=4.0, ge=0)
 
 
 class RuntimeLimits(_Limits):
@@ -204,9 +227,58 @@ class MetadataLimits(_Limits):
     small_per_file_ms: int = Field(default=20, ge=0)
     small_min_overhead_ms: int = Field(default=10_000, ge=0)
 
+    # -- full_scan --
+    # A scan worth pruning: at least 1 GiB of files (DataFlint flags full scans of
+    # partitioned or clustered tables without a size bound; below a GiB a scan takes
+    # seconds) and 1 M rows, of which the filter right above it keeps at most 10 %
+    # (our bound: 90 % of the bytes read were thrown away). 1 % kept of 10 GiB is critical.
+    scan_min_bytes: int = Field(default=1 << 30, ge=0)
+    scan_min_rows: int = Field(default=1_000_000, ge=0)
+    scan_kept_share_warning: float = Field(default=0.10, gt=0, le=1)
+    scan_kept_share_critical: float = Field(default=0.01, gt=0, le=1)
+    scan_critical_bytes: int = Field(default=10 << 30, ge=0)
+    # The scan's task time that pruning could give back must reach the partition rules'
+    # floors: 5 s and 5 % of the application.
+    scan_min_savings_ms: int = Field(default=5_000, ge=0)
+    scan_min_share_of_app: float = Field(default=0.05, ge=0, le=1)
+
+
+class CostSettings(_Limits):
+    """How the cost agent prices core-hours and memory-hours (analysis/cost.py).
+
+    Defaults are Google Cloud list prices in us-central1, on demand, as published on
+    cloud.google.com/dataproc/pricing, /dataproc-serverless/pricing and
+    /compute/vm-instance-pricing (N2 predefined). Set yours: discounts, regions and
+    Databricks contracts differ.
+    """
+
+    # "auto" reads the platform from the log (Databricks tags, Dataproc properties);
+    # logs of neither are priced as Dataproc on Compute Engine.
+    platform: Literal["auto", "dataproc", "dataproc_serverless", "databricks"] = "auto"
+    # Compute Engine N2: per vCPU-hour and per GB-hour of memory.
+    vm_vcpu_hour_usd: float = Field(default=0.031611, ge=0)
+    vm_gib_hour_usd: float = Field(default=0.004237, ge=0)
+    # Dataproc on Compute Engine adds $0.010 per vCPU-hour to the VMs.
+    dataproc_vcpu_hour_usd: float = Field(default=0.010, ge=0)
+    # Dataproc Serverless bills Data Compute Units: 0.6 DCU a vCPU and 0.1 DCU a GB of
+    # memory (below 8 GB a vCPU), at $0.060 a DCU-hour (standard tier); no VM charge.
+    serverless_dcu_hour_usd: float = Field(default=0.060, ge=0)
+    serverless_dcu_per_vcpu: float = Field(default=0.6, ge=0)
+    serverless_dcu_per_gib: float = Field(default=0.1, ge=0)
+    # Databricks on Google Cloud: DBUs on top of the VMs. Jobs Compute lists around
+    # $0.15 a DBU (Premium); a 4-vCPU general-purpose node burns about 1 DBU an hour,
+    # so 0.25 DBU a vCPU-hour. Both are assumptions to override with your contract.
+    databricks_dbu_usd: float = Field(default=0.15, ge=0)
+    databricks_dbu_per_vcpu_hour: float = Field(default=0.25, ge=0)
+    # The driver's cores and memory when the log does not show them (a 4-vCPU, 16 GB
+    # node, Dataproc Serverless' default driver).
+    driver_cores: int = Field(default=4, ge=1)
+    driver_memory_bytes: int = Field(default=16 << 30, ge=0)
+
 
 class Thresholds(_Limits):
     skew: SkewLimits = SkewLimits()
     partition: PartitionLimits = PartitionLimits()
     runtime: RuntimeLimits = RuntimeLimits()
     metadata: MetadataLimits = MetadataLimits()
+    cost: CostSettings = CostSettings()

@@ -174,6 +174,36 @@ def stage_data(app: Application, stage: StageAttempt) -> StageData | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Overpartitioned:
+    """A stage whose tasks are mostly fixed cost, and what fewer of them would save."""
+
+    partitions: int
+    #: Tasks run ÷ partitions recommended.
+    ratio: float
+    saved_ms: int
+
+
+def overpartitioned(data: StageData, cores: int, limits: PartitionLimits) -> Overpartitioned | None:
+    """A shuffle (or RDD) stage of small, short tasks: each task's fixed cost (scheduling,
+    deserialisation, a fetch set up to every map output) is most of its time, so every
+    task removed gives back about the median task's time, on one of the cores. Scans of
+    many small files are the small_files rule's."""
+    if data.input_bytes > data.shuffle_read_bytes:
+        return None
+    if (
+        data.median_task_ms >= limits.many_max_median_task_ms
+        or data.median_task_read_bytes >= limits.many_max_task_bytes
+    ):
+        return None
+    partitions = recommended_partitions(data.read_bytes, cores, limits)
+    ratio = data.tasks / partitions
+    if ratio < limits.many_ratio_warning:
+        return None
+    saved = min((data.tasks - partitions) * data.median_task_ms / max(1, cores), data.duration_ms)
+    return Overpartitioned(partitions, ratio, int(saved))
+
+
 def partition_config(
     app: Application, stage: StageAttempt, data: StageData, partitions: int
 ) -> dict[str, str]:

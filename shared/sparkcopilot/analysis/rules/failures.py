@@ -31,7 +31,7 @@ _NORMAL_REMOVAL = re.compile(
     r"|stopped|idle",
     re.IGNORECASE,
 )
-_MEMORY = re.compile(
+MEMORY_FAILURE = re.compile(
     r"OutOfMemory|Java heap space|GC overhead limit|exceeding memory limits"
     r"|exit code:? ?(?:137|143|52)|exit status:? ?(?:137|143|52)|Container killed|OOMKilled",
     re.IGNORECASE,
@@ -189,7 +189,7 @@ def _advice(
             "(setting below) and lower spark.rapids.sql.batchSizeBytes, or give the "
             "oversized partitions more shuffle partitions."
         )
-    elif _MEMORY.search(all_text):
+    elif MEMORY_FAILURE.search(all_text):
         memory = parse_size(conf.get("spark.executor.memory"), "m") or (1 << 30)
         overhead = parse_size(conf.get("spark.executor.memoryOverhead"), "m") or max(
             384 << 20, memory // 10

@@ -20,6 +20,7 @@ from ._sizing import (
     app_wall_ms,
     aqe_coalescing,
     other_busy_cores,
+    overpartitioned,
     partition_config,
     recommended_partitions,
     stage_cores,
@@ -107,24 +108,12 @@ def _too_many(
     limits: Thresholds,
 ) -> Finding | None:
     lim = limits.partition
-    # Scans of many small files are the small_files rule's; here: shuffle (or RDD) stages.
-    if data.input_bytes > data.shuffle_read_bytes:
+    if data.tasks < lim.many_min_tasks:
         return None
-    if (
-        data.tasks < lim.many_min_tasks
-        or data.median_task_ms >= lim.many_max_median_task_ms
-        or data.median_task_read_bytes >= lim.many_max_task_bytes
-    ):
+    found = overpartitioned(data, cores, lim)
+    if found is None:
         return None
-    partitions = recommended_partitions(data.read_bytes, cores, lim)
-    ratio = data.tasks / partitions
-    if ratio < lim.many_ratio_warning:
-        return None
-    # A task this small is almost all fixed cost (scheduling, deserialisation, fetch set-up),
-    # so each task removed gives back about the median task's time, on one of the cores.
-    saved = int(
-        min((data.tasks - partitions) * data.median_task_ms / max(1, cores), data.duration_ms)
-    )
+    partitions, ratio, saved = found.partitions, found.ratio, found.saved_ms
     if saved < lim.min_savings_ms or saved < lim.min_share_of_app * wall_ms:
         return None
     severity: Severity = "critical" if ratio >= lim.many_ratio_critical else "warning"
