@@ -88,6 +88,30 @@ def sql_duration_ms(sql: SqlExecution) -> int:
     return sql.end_ms - sql.start_ms
 
 
+def sql_stage_times(app: Application, sql_id: int) -> list[tuple[int, int, int]]:
+    """(stage duration, summed task time, shuffle bytes read) of each stage of a query."""
+    out = []
+    for stage in app.stages:
+        if stage.sql_id != sql_id:
+            continue
+        tasks = app.stage_tasks(stage)
+        out.append(
+            (
+                stage.duration_ms or 0,
+                int(tasks.duration_ms.sum()),
+                int(tasks.shuffle_read_bytes.sum()),
+            )
+        )
+    return out
+
+
+def wall_saved(task_ms: float, cores: int, sql: SqlExecution) -> int:
+    """Task time spread over the cores, at most the query's own length."""
+    saved = task_ms / max(1, cores)
+    length = sql_duration_ms(sql)
+    return int(min(saved, length) if length else saved)
+
+
 def spark_version_at_least(app: Application, major: int, minor: int) -> bool:
     parts = (app.app.spark_version or "").split(".")
     try:

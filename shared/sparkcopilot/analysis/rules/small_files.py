@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from ...model import Application, PlanNode, SqlExecution
 from ..findings import Finding, Reference, Severity, finding_id
 from ..thresholds import MetadataLimits, Thresholds
-from ._plan import MIB, human_bytes, metric, plan_nodes, sql_scope
+from ._plan import MIB, human_bytes, metric, plan_nodes, sql_scope, wall_saved
+from ._sizing import app_cores, savings_over_cores
 
 _REFERENCES = (
     Reference(
@@ -110,6 +111,15 @@ def small_files(app: Application, limits: Thresholds) -> list[Finding]:
     ]
 
 
+def _saved_ms(app: Application, sql_ids: list[int], entry: _Files, lim: MetadataLimits) -> int:
+    """The per-file overhead of the files compaction removes, spread over the cores, at
+    most the queries' length."""
+    target = max(1, math.ceil(entry.bytes / lim.small_target_file_bytes))
+    overhead = _overhead_ms(entry, lim) * (1 - target / entry.files)
+    sqls = [s for s in app.sql_executions if s.id in sql_ids]
+    return max((wall_saved(overhead, app_cores(app), s) for s in sqls), default=0)
+
+
 def _finding(
     app: Application, sql_ids: list[int], entries: list[_Files], lim: MetadataLimits
 ) -> Finding:
@@ -173,6 +183,7 @@ def _finding(
         evidence=evidence,
         recommendation=advice + ".",
         config=config,
+        estimated_savings=savings_over_cores(app, _saved_ms(app, sql_ids, entry, lim)),
         confidence=0.85,
         references=_REFERENCES,
         explanation=(
