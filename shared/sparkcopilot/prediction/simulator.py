@@ -97,6 +97,8 @@ class SimulationResult:
     critical_path_stage_ids: tuple[int, ...]
     task_overhead_ms: float
     tasks_simulated: int
+    #: Simulated time when no stage was runnable or running (the driver alone).
+    driver_only_ms: int
 
     @property
     def self_check_error_pct(self) -> float:
@@ -116,7 +118,8 @@ def _conf_int(app: Application, key: str) -> int | None:
         return None
 
 
-def _size_bytes(value: str | None) -> int | None:
+def size_bytes(value: str | None) -> int | None:
+    """Bytes of a Spark size string (``"4g"``, ``"512m"``, ``"64MB"``, ``"1048576"``)."""
     if not value:
         return None
     text = value.strip().lower().removesuffix("ib").removesuffix("b")
@@ -150,14 +153,17 @@ def shuffle_partitions(app: Application) -> int:
         return DEFAULT_SHUFFLE_PARTITIONS
 
 
-def aqe_coalesces(app: Application) -> bool:
-    """Whether AQE could coalesce shuffle partitions (on by default from Spark 3.2)."""
+def aqe_enabled(app: Application) -> bool:
+    """``spark.sql.adaptive.enabled``, on by default from Spark 3.2."""
     version = tuple(int(p) for p in (app.app.spark_version or "0.0").split(".")[:2] if p.isdigit())
     default = "true" if version >= (3, 2) else "false"
-    conf = app.spark_conf
-    enabled = conf.get("spark.sql.adaptive.enabled", default).strip().lower() == "true"
-    coalesce = conf.get("spark.sql.adaptive.coalescePartitions.enabled", "true")
-    return enabled and coalesce.strip().lower() == "true"
+    return app.spark_conf.get("spark.sql.adaptive.enabled", default).strip().lower() == "true"
+
+
+def aqe_coalesces(app: Application) -> bool:
+    """Whether AQE could coalesce shuffle partitions."""
+    coalesce = app.spark_conf.get("spark.sql.adaptive.coalescePartitions.enabled", "true")
+    return aqe_enabled(app) and coalesce.strip().lower() == "true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,7 +473,7 @@ def _with_partitions(
         return plan
     coalescing = aqe_coalesces(app)
     advisory = (
-        _size_bytes(app.spark_conf.get("spark.sql.adaptive.advisoryPartitionSizeInBytes"))
+        size_bytes(app.spark_conf.get("spark.sql.adaptive.advisoryPartitionSizeInBytes"))
         or DEFAULT_ADVISORY_BYTES
     )
     nodes = list(plan.nodes)
@@ -669,13 +675,16 @@ def _critical_path(plan: _Plan, replay: _Replay) -> tuple[int, ...]:
     return tuple(reversed(path))
 
 
-def simulate(app: Application, what_if: WhatIf | None = None) -> SimulationResult:
-    """Replay the application at its recorded configuration and at ``what_if``."""
+def simulate(
+    app: Application, what_if: WhatIf | None = None, overhead_ms: float | None = None
+) -> SimulationResult:
+    """Replay the application at its recorded configuration and at ``what_if``;
+    ``overhead_ms`` replaces the per-task overhead learned from the log."""
     if not len(app.tasks):
         raise BadInputError(app.source.path, "the log has no task events: nothing to simulate")
     recorded = recorded_config(app)
     config = (what_if or WhatIf()).applied_to(recorded)
-    overhead = task_overhead_ms(app)
+    overhead = task_overhead_ms(app) if overhead_ms is None else overhead_ms
     base_plan = _plan(app)
     baseline = _replay(base_plan, _slots(app, recorded, recorded))
     plan = _with_partitions(
@@ -696,6 +705,7 @@ def simulate(app: Application, what_if: WhatIf | None = None) -> SimulationResul
         critical_path_stage_ids=_critical_path(plan, replay),
         task_overhead_ms=overhead,
         tasks_simulated=sum(len(node.durations) for node in plan.nodes),
+        driver_only_ms=round(replay.driver_only_ms),
     )
 
 
