@@ -4,9 +4,11 @@ Two kinds: the **workload** (what the application does: bytes, records, stages, 
 operators) and the **configuration** it runs with (executors, cores, shuffle partitions,
 memory, AQE), which a what-if replaces. No feature is a time measured in the run: those
 are what the model predicts, and a feature made of them (task time, driver time) would
-hand the model the answer at the recorded configuration. Bump :data:`FEATURES_VERSION` whenever a feature is
-added, removed or computed differently: rows and models of another version are not
-mixed (history keeps the version of each row, a model the version it was trained on).
+hand the model the answer at the recorded configuration.
+
+Bump :data:`FEATURES_VERSION` whenever a feature is added, removed or computed
+differently: rows and models of another version are not mixed (history keeps the
+version of each row, a model the version it was trained on).
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ OPERATORS: Mapping[str, tuple[str, ...]] = {
     "op_sorts": ("Sort", "GpuSort", "TakeOrderedAndProject"),
     "op_windows": ("Window", "GpuWindow"),
     "op_python": ("BatchEvalPython", "ArrowEvalPython", "FlatMapGroupsInPandas", "MapInPandas"),
-    "op_writes": ("Execute InsertInto", "WriteFiles", "Execute CreateDataSourceTable", "AppendData"),
+    "op_writes": (
+        "Execute InsertInto",
+        "WriteFiles",
+        "Execute CreateDataSourceTable",
+        "AppendData",
+    ),
 }
 
 
@@ -142,7 +149,9 @@ class FeatureBuilder:
         return values
 
 
-def as_matrix(rows: list[Mapping[str, float]], names: tuple[str, ...] = FEATURE_NAMES) -> np.ndarray:
+def as_matrix(
+    rows: list[Mapping[str, float]], names: tuple[str, ...] = FEATURE_NAMES
+) -> np.ndarray:
     """Rows of features → a float matrix in schema order (missing or non-finite → 0)."""
     out = np.zeros((len(rows), len(names)))
     for i, row in enumerate(rows):
@@ -150,4 +159,3 @@ def as_matrix(rows: list[Mapping[str, float]], names: tuple[str, ...] = FEATURE_
             value = float(row.get(name, 0.0))
             out[i, j] = value if math.isfinite(value) else 0.0
     return out
-

@@ -88,7 +88,8 @@ class SqliteHistoryStore:
             )
 
     def rows(self, features_version: str | None = None) -> list[HistoryRow]:
-        query = "SELECT app_id, app_name, started_ms, features_version, features, wall_ms FROM history"
+        query = "SELECT app_id, app_name, started_ms, features_version, features, wall_ms"
+        query += " FROM history"
         params: tuple[str, ...] = ()
         if features_version is not None:
             query += " WHERE features_version = ?"

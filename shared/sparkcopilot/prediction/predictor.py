@@ -89,7 +89,7 @@ def cross_val_predict(
     """Out-of-fold predictions: by group when groups are given (each group left out
     whole, so the score says how the model does on workloads or sizes it never saw)."""
     out = np.zeros(len(y))
-    if groups is not None and len(set(groups)) >= 2:  # noqa: PLR2004
+    if groups is not None and len(set(groups)) >= 2:
         folds = GroupKFold(n_splits=min(MAX_FOLDS, len(set(groups)))).split(x, y, groups)
     else:
         folds = KFold(n_splits=min(MAX_FOLDS, len(y)), shuffle=True, random_state=0).split(x)
@@ -128,7 +128,7 @@ def fit_model(
 ) -> RuntimeModel:
     x = as_matrix(list(rows))
     y = np.asarray(wall_ms, dtype=np.float64)
-    held_out = cross_val_predict(kind, x, y, groups) if len(y) >= 3 else y  # noqa: PLR2004
+    held_out = cross_val_predict(kind, x, y, groups) if len(y) >= 3 else y
     ratios = y / held_out
     low, high = np.percentile(ratios, INTERVAL_PERCENTILES)
     return RuntimeModel(

@@ -19,7 +19,9 @@ Method = Literal["simulator", "model"]
 OVERHEAD_SPREAD = (0.5, 2.0)
 
 
-def _simulator_interval(app: Application, what_if: WhatIf, sim: SimulationResult) -> tuple[int, int]:
+def _simulator_interval(
+    app: Application, what_if: WhatIf, sim: SimulationResult
+) -> tuple[int, int]:
     walls = [sim.wall_ms] + [
         simulate(app, what_if, sim.task_overhead_ms * factor).wall_ms for factor in OVERHEAD_SPREAD
     ]
@@ -47,7 +49,12 @@ def prediction_report(
                 f"release computes {FEATURES_VERSION}: run `spark-copilot train` again"
             )
         wall, low, high = model.predict_interval([FeatureBuilder().build_from(app, sim)])[0]
-        predicted = {"wall_ms": wall, "low_ms": low, "high_ms": high, "model_version": model.version}
+        predicted = {
+            "wall_ms": wall,
+            "low_ms": low,
+            "high_ms": high,
+            "model_version": model.version,
+        }
     else:
         low, high = _simulator_interval(app, what_if, sim)
         predicted = {"wall_ms": sim.wall_ms, "low_ms": low, "high_ms": high}
@@ -84,7 +91,12 @@ def _seconds(ms: int) -> str:
 
 
 def render_prediction_text(report: dict[str, Any]) -> str:
-    rec, what, pred, check = report["recorded"], report["what_if"], report["predicted"], report["self_check"]
+    rec, what, pred, check = (
+        report["recorded"],
+        report["what_if"],
+        report["predicted"],
+        report["self_check"],
+    )
 
     def config(c: dict[str, Any]) -> str:
         return (
@@ -97,7 +109,8 @@ def render_prediction_text(report: dict[str, Any]) -> str:
         [
             f"{report['app_id']}",
             f"recorded   {_seconds(rec['wall_ms'])} on {config(rec)}",
-            f"replayed   {_seconds(check['simulated_wall_ms'])} ({check['error_pct']:+.1f}% self-check)",
+            f"replayed   {_seconds(check['simulated_wall_ms'])} "
+            f"({check['error_pct']:+.1f}% self-check)",
             f"what-if    {config(what)}",
             f"predicted  {_seconds(pred['wall_ms'])} ({_seconds(pred['low_ms'])} – "
             f"{_seconds(pred['high_ms'])}), by the {pred['method']}",

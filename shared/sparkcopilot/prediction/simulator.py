@@ -71,7 +71,9 @@ class WhatIf:
         for name in ("executors", "cores_per_executor", "shuffle_partitions"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise UsageError(f"what-if {name.replace('_', ' ')} must be at least 1, not {value}")
+                raise UsageError(
+                    f"what-if {name.replace('_', ' ')} must be at least 1, not {value}"
+                )
 
     def applied_to(self, recorded: ClusterConfig) -> ClusterConfig:
         return ClusterConfig(
@@ -170,7 +172,7 @@ def aqe_coalesces(app: Application) -> bool:
 class _Slots:
     """When each task slot can take tasks, in ms since the application started."""
 
-    start_ms: tuple[int, ...]
+    start_ms: tuple[float, ...]
     end_ms: tuple[float, ...]
 
 
@@ -183,7 +185,7 @@ def _app_start(app: Application) -> int:
     return min(starts) if starts else 0
 
 
-def _worker_executors(app: Application) -> list[tuple[int, float, int]]:
+def _worker_executors(app: Application) -> list[tuple[float, float, int]]:
     """(added, removed, cores) of the executors that run tasks, relative to app start:
     every worker executor, and the driver when tasks ran on it (local mode). An executor
     that ran tasks before its logged start counts from its first task; one that ran
@@ -255,7 +257,7 @@ def _slots(app: Application, recorded: ClusterConfig, config: ClusterConfig) -> 
         added = sorted(a for a, _, _ in executors)
         per = max(1, config.cores_per_executor // cpus)
         pool = [(added[min(k, len(added) - 1)], math.inf, per) for k in range(config.executors)]
-    starts: list[int] = []
+    starts: list[float] = []
     ends: list[float] = []
     for added_ms, removed_ms, slots in pool:
         starts.extend([added_ms] * slots)
@@ -601,12 +603,12 @@ def _replay(plan: _Plan, slots: _Slots | None) -> _Replay:  # noqa: PLR0912, PLR
                 waiting[m] -= 1
                 if waiting[m] == 0:
                     make_ready(m)
-            j = nodes[a].job
-            if j is not None:
-                job_open[j] -= 1
-                job_last[j] = a
-                if job_open[j] == 0:
-                    push(now + jobs[j].tail_ms, job_done, j)
+            owner = nodes[a].job
+            if owner is not None:
+                job_open[owner] -= 1
+                job_last[owner] = a
+                if job_open[owner] == 0:
+                    push(now + jobs[owner].tail_ms, job_done, owner)
         elif kind == job_done:
             job_end[a] = now
             for follower in anchored.get(("end", a), []):
@@ -621,16 +623,17 @@ def _replay(plan: _Plan, slots: _Slots | None) -> _Replay:  # noqa: PLR0912, PLR
                 for duration in nodes[a].durations:
                     push(now + duration, task_end, a, -1)
             else:
-                job = nodes[a].job
-                heapq.heappush(runnable, (n_nodes if job is None else job, nodes[a].stage.stage_id, a))
+                owner = nodes[a].job
+                order = (n_nodes if owner is None else owner, nodes[a].stage.stage_id, a)
+                heapq.heappush(runnable, order)
         # Hand free slots to runnable tasks, FIFO by job then stage.
         while slots is not None and free and runnable:
-            s = heapq.heappop(free)
-            if now >= slots.end_ms[s] and open_slots > 1:
+            slot = heapq.heappop(free)
+            if now >= slots.end_ms[slot] and open_slots > 1:
                 open_slots -= 1
                 continue
             n = runnable[0][2]
-            push(now + nodes[n].durations[next_task[n]], task_end, n, s)
+            push(now + nodes[n].durations[next_task[n]], task_end, n, slot)
             next_task[n] += 1
             if next_task[n] == len(nodes[n].durations):
                 heapq.heappop(runnable)
@@ -640,9 +643,9 @@ def _replay(plan: _Plan, slots: _Slots | None) -> _Replay:  # noqa: PLR0912, PLR
     last_end = max([e for e in job_end if e is not None] + node_done, default=0.0)
     wall = last_end + plan.end_tail_ms
     busy = covered_until = 0.0
-    for begin, end in sorted(zip(node_ready_at, node_done, strict=True)):
-        busy += max(0.0, end - max(begin, covered_until))
-        covered_until = max(covered_until, end)
+    for ready_at, done_at in sorted(zip(node_ready_at, node_done, strict=True)):
+        busy += max(0.0, done_at - max(ready_at, covered_until))
+        covered_until = max(covered_until, done_at)
     return _Replay(
         wall_ms=wall,
         node_done=tuple(node_done),
@@ -715,4 +718,3 @@ def predicted_savings(app: Application, what_if: WhatIf) -> int:
     simulator's own error at the recorded configuration."""
     result = simulate(app, what_if)
     return result.replayed_wall_ms - result.wall_ms
-

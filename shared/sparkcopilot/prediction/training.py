@@ -88,7 +88,9 @@ def train(
     version = f"{FEATURES_VERSION}.{stamp}.{candidate.kind}"
     if published:
         tested = {f"test_{k}": v for k, v in metrics["candidate"].items()}
-        registry.publish(replace(candidate, metrics={**candidate.metrics, **tested}, version=version))
+        registry.publish(
+            replace(candidate, metrics={**candidate.metrics, **tested}, version=version)
+        )
     return TrainingResult(
         model_version=version if published else (current.version if current else ""),
         rows=len(rows),
