@@ -101,18 +101,24 @@ def evaluate(labels_path: Path) -> list[tuple[str, float, int]]:
     def learned(r: list[dict[str, float]], y: list[float], g: list[str]) -> RuntimeModel:
         return fit_best(r, y, g)
 
-    by_scale = [str(r["data_scale"]) for r in runs]
-    by_cell_group = [f"{r['data_scale']}/{r['shuffle_partitions']}" for r in runs]
+    scale = [str(r["data_scale"]) for r in runs]
+    cell = [f"{r['data_scale']}/{r['shuffle_partitions']}" for r in runs]
     n, m = len(runs), len(what_if_pred)
+    other = "simulator what-if → other partitions"
     return [
         ("simulator, recorded configuration", _median_error(replayed, wall), n),
-        ("simulator what-if → other partitions (same repeat)", _median_error(what_if_pred, what_if_same), m),
-        ("simulator what-if → other partitions (median of repeats)", _median_error(what_if_pred, what_if_median), m),
-        ("linear baseline, leave one scale out", _median_error(_logo(baseline, rows, wall, by_scale), wall), n),
-        ("learned model, leave one scale out", _median_error(_logo(learned, rows, wall, by_scale), wall), n),
-        ("linear baseline, leave one (scale, partitions) out", _median_error(_logo(baseline, rows, wall, by_cell_group), wall), n),
-        ("learned model, leave one (scale, partitions) out", _median_error(_logo(learned, rows, wall, by_cell_group), wall), n),
-    ]  # fmt: skip
+        (f"{other} (same repeat)", _median_error(what_if_pred, what_if_same), m),
+        (f"{other} (median of repeats)", _median_error(what_if_pred, what_if_median), m),
+        *(
+            (
+                f"{name}, leave one {group_name} out",
+                _median_error(_logo(fit, rows, wall, g), wall),
+                n,
+            )
+            for group_name, g in (("scale", scale), ("(scale, partitions)", cell))
+            for name, fit in (("linear baseline", baseline), ("learned model", learned))
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
