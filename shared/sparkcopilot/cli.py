@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from . import __version__
 from .analysis import analyze
 from .analysis.report import analysis_report, render_analysis_text
 from .config import load_settings
-from .errors import EXIT_BAD_INPUT, EXIT_OK, SparkCopilotError
+from .errors import EXIT_BAD_INPUT, EXIT_OK, BadInputError, SparkCopilotError, UsageError
 from .eventlog import read_application
 from .summary import render_text, summarize
 
@@ -57,6 +58,42 @@ def _cmd_analyze(args: argparse.Namespace) -> str:
     return render_analysis_text(report)
 
 
+def _cmd_predict(args: argparse.Namespace) -> str:
+    # Deferred: scikit-learn is only needed by predict and train.
+    from .prediction.registry import LocalModelRegistry  # noqa: PLC0415
+    from .prediction.report import prediction_report, render_prediction_text  # noqa: PLC0415
+    from .prediction.simulator import WhatIf  # noqa: PLC0415
+
+    settings = load_settings()
+    what_if = WhatIf(args.executors, args.cores, args.shuffle_partitions)
+    application = read_application(args.log, settings.reader)
+    registry = LocalModelRegistry(settings.history.models_dir)
+    report = prediction_report(application, what_if, args.method, registry)
+    if args.format == "json":
+        return json.dumps(report, indent=2) + "\n"
+    return render_prediction_text(report)
+
+
+def _cmd_train(args: argparse.Namespace) -> str:
+    from .prediction.history import SqliteHistoryStore  # noqa: PLC0415
+    from .prediction.registry import LocalModelRegistry  # noqa: PLC0415
+    from .prediction.report import history_path, render_training_text  # noqa: PLC0415
+    from .prediction.training import train  # noqa: PLC0415
+
+    settings = load_settings()
+    history = history_path(args.history) if args.history else settings.history.path
+    if not history.is_file():
+        raise UsageError(f"{history}: no history yet (analyze some logs first)")
+    models = Path(args.models) if args.models else settings.history.models_dir
+    try:
+        result = train(SqliteHistoryStore(history), LocalModelRegistry(models))
+    except (OSError, sqlite3.Error) as exc:  # main() reports OSError against a LOG
+        raise BadInputError(str(history), f"cannot train: {exc}") from exc
+    if args.format == "json":
+        return json.dumps(result.to_json_dict(), indent=2) + "\n"
+    return render_training_text(result)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spark-copilot",
@@ -84,6 +121,36 @@ def _parser() -> argparse.ArgumentParser:
     analyze_.add_argument("--format", choices=("json", "text"), default="text")
     analyze_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     analyze_.set_defaults(run=_cmd_analyze)
+
+    predict = commands.add_parser(
+        "predict", help="wall time under other executors, cores or shuffle partitions"
+    )
+    predict.add_argument("log", metavar="LOG", help="event log, as for summary")
+    predict.add_argument("--executors", type=int, metavar="N", help="executor count")
+    predict.add_argument("--cores", type=int, metavar="N", help="cores per executor")
+    predict.add_argument(
+        "--shuffle-partitions", type=int, metavar="N", help="spark.sql.shuffle.partitions"
+    )
+    predict.add_argument(
+        "--method",
+        choices=("simulator", "model"),
+        default="simulator",
+        help="replay the tasks (default) or ask the trained model",
+    )
+    predict.add_argument("--format", choices=("json", "text"), default="text")
+    predict.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    predict.set_defaults(run=_cmd_predict)
+
+    train_ = commands.add_parser("train", help="train the runtime model on recorded history")
+    train_.add_argument(
+        "--history", metavar="URI", help="SQLite history file (default: the history.path setting)"
+    )
+    train_.add_argument(
+        "--models", metavar="DIR", help="model registry (default: the history.models_dir setting)"
+    )
+    train_.add_argument("--format", choices=("json", "text"), default="text")
+    train_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    train_.set_defaults(run=_cmd_train)
     return parser
 
 

@@ -52,11 +52,30 @@ class ReaderSettings(BaseModel):
     workers: int = Field(default=0, ge=0)
 
 
+def _user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/spark-copilot``, else ``~/.local/share/spark-copilot``."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "spark-copilot"
+
+
+class HistorySettings(BaseModel):
+    """Where analysed runs are recorded and models trained on them are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The embedded history store (SQLite) that analyze appends to and train reads.
+    path: Path = Field(default_factory=lambda: _user_data_dir() / "history.sqlite")
+    # The embedded model registry: one directory per model version, CURRENT names the
+    # published one.
+    models_dir: Path = Field(default_factory=lambda: _user_data_dir() / "models")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     reader: ReaderSettings = ReaderSettings()
     analysis: Thresholds = Thresholds()
+    history: HistorySettings = Field(default_factory=HistorySettings)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
