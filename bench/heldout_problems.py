@@ -178,22 +178,38 @@ def healthy_broadcast(spark: Spark, tmp: Path) -> None:
 _AQE_OFF = {"spark.sql.adaptive.enabled": "false"}
 
 WORKLOADS = (
-    Workload("skew_groupby", skew_groupby, ("data_skew",), {**_AQE_OFF, "spark.sql.shuffle.partitions": "8"}),
+    Workload(
+        "skew_groupby",
+        skew_groupby,
+        ("data_skew",),
+        {**_AQE_OFF, "spark.sql.shuffle.partitions": "8"},
+    ),
     Workload(
         "spill_sort",
         spill_sort,
         ("disk_spill",),
         {"spark.memory.fraction": "0.1", "spark.sql.shuffle.partitions": "4"},
     ),
-    Workload("many_partitions", many_partitions, ("too_many_partitions",), {**_AQE_OFF, "spark.sql.shuffle.partitions": "3000"}),
+    Workload(
+        "many_partitions",
+        many_partitions,
+        ("too_many_partitions",),
+        {**_AQE_OFF, "spark.sql.shuffle.partitions": "3000"},
+    ),
     Workload("few_partitions", few_partitions, ("too_few_partitions",)),
     Workload(
         "missed_broadcast",
         missed_broadcast,
         ("broadcast_join_missed",),
-        {**_AQE_OFF, "spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.shuffle.partitions": "8"},
+        {
+            **_AQE_OFF,
+            "spark.sql.autoBroadcastJoinThreshold": "-1",
+            "spark.sql.shuffle.partitions": "8",
+        },
     ),
-    Workload("cross_join", cross_join, ("cartesian_join",), {"spark.sql.crossJoin.enabled": "true"}),
+    Workload(
+        "cross_join", cross_join, ("cartesian_join",), {"spark.sql.crossJoin.enabled": "true"}
+    ),
     Workload("row_udf", row_udf, ("python_udf",)),
     Workload("tiny_files", tiny_files, ("small_files",)),
     Workload("driver_loop", driver_loop, ("driver_bottleneck",)),
@@ -230,8 +246,11 @@ def run(workload: Workload, out: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         workload.run(spark, Path(tmp))
         spark.stop()
-    [log] = list(logs.glob(f"{app_id}*"))
-    target = out / f"{workload.name}{''.join(log.suffixes) or ''}"
+    # Spark 4 writes rolling logs by default: a directory eventlog_v2_<app id>.
+    [log] = list(logs.glob(f"*{app_id}*"))
+    target = out / workload.name / log.name
+    shutil.rmtree(target.parent, ignore_errors=True)
+    target.parent.mkdir(parents=True)
     shutil.move(str(log), target)
     label: dict[str, Any] = {
         "workload": workload.name,
@@ -239,7 +258,7 @@ def run(workload: Workload, out: Path) -> dict[str, Any]:
         "healthy": not workload.expect_kinds,
         "wall_s": round(time.time() - started, 1),
     }
-    return {target.name: label}
+    return {f"{workload.name}/{log.name}": label}
 
 
 def main() -> None:

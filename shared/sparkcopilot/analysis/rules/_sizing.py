@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import SparkCopilotError
 from ...model import Application, StageAttempt, TaskOutcome
-from ..findings import Savings, Scope
+from ...prediction.simulator import WhatIf, predicted_savings
+from ..findings import Finding, Savings, Scope
 from ..thresholds import PartitionLimits
 
 _MIB = 1 << 20
@@ -226,6 +228,26 @@ def partition_config(
 def savings_over_cores(app: Application, wall_ms: int) -> Savings:
     """Wall time saved, and the core-hours the application's cores held for it."""
     return Savings(wall_ms=wall_ms, core_hours=round(wall_ms * app_cores(app) / 3_600_000, 4))
+
+
+def simulated(app: Application, finding: Finding, *, savings_from_simulator: bool) -> Finding:
+    """The finding with the what-if simulator's prediction for its shuffle partition
+    count: as evidence always, and as the savings when the simulator models the fix
+    (task counts, not spill) and predicts a gain. When it predicts none, the rule's own
+    estimate stands with less confidence."""
+    value = finding.config.get("spark.sql.shuffle.partitions")
+    if value is None:
+        return finding
+    try:
+        saved = predicted_savings(app, WhatIf(shuffle_partitions=int(value)))
+    except (SparkCopilotError, ValueError):
+        return finding
+    update: dict[str, object] = {"evidence": {**finding.evidence, "simulated_saving_ms": saved}}
+    if savings_from_simulator and saved > 0:
+        update["estimated_savings"] = savings_over_cores(app, saved)
+    elif savings_from_simulator:
+        update["confidence"] = round(min(finding.confidence, 0.5), 2)
+    return finding.model_copy(update=update)
 
 
 def stage_scope(stage: StageAttempt) -> Scope:

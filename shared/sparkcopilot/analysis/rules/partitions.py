@@ -23,6 +23,7 @@ from ._sizing import (
     overpartitioned,
     partition_config,
     recommended_partitions,
+    simulated,
     stage_cores,
     stage_data,
     stage_scope,
@@ -59,7 +60,7 @@ def partition_counts(app: Application, limits: Thresholds) -> list[Finding]:
         for check in (_too_many, _too_few):
             finding = check(app, stage, data, cores=slots, wall_ms=wall, limits=limits)
             if finding is not None:
-                findings.append(finding)
+                findings.append(simulated(app, finding, savings_from_simulator=True))
     return findings
 
 

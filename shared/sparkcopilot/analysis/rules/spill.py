@@ -21,6 +21,7 @@ from ._sizing import (
     app_wall_ms,
     partition_config,
     recommended_partitions,
+    simulated,
     stage_cores,
     stage_data,
     stage_scope,
@@ -49,7 +50,8 @@ def disk_spill(app: Application, limits: Thresholds) -> list[Finding]:
     for stage in app.stages:
         finding = _stage_spill(app, stage, wall, cores, limits)
         if finding is not None:
-            findings.append(finding)
+            # The simulator replays task counts, not spill: its number is evidence only.
+            findings.append(simulated(app, finding, savings_from_simulator=False))
     return findings
 
 
