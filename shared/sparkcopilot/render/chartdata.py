@@ -1,0 +1,311 @@
+"""The numbers behind the report's charts, computed from the model and nothing else.
+
+Every series here is bounded whatever the size of the log: a timeline keeps at most a
+few hundred stage attempts, a histogram a fixed number of bins, the utilisation series
+a fixed number of time bins (computed from sorted task boundaries and prefix sums, so
+10^6 tasks cost a sort, never one element each).
+
+All times are milliseconds relative to :attr:`TimeWindow.origin_ms`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..model import Application, StageAttempt
+
+#: Time bins of the utilisation series (enough for one bin per few pixels of a chart).
+UTILISATION_BINS = 240
+#: Bars of a task-duration histogram.
+HISTOGRAM_BINS = 30
+#: Stage attempts drawn on a timeline; the rest are counted, not drawn.
+TIMELINE_MAX_BARS = 150
+#: Stages whose task durations are drawn.
+WORST_STAGES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """The span every time chart shares: the application's, widened to whatever the log
+    shows happening outside it (a log without an end, tasks past the end)."""
+
+    origin_ms: int
+    span_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineBar:
+    stage_id: int
+    attempt: int
+    name: str
+    #: The first job the attempt ran for (None when the log names none).
+    job_id: int | None
+    start_ms: int
+    end_ms: int
+    status: Literal["complete", "failed", "running"]
+    num_tasks: int
+    #: Task attempts of this stage attempt that ended (TaskEnd events).
+    tasks_ended: int
+    #: A finding names this stage.
+    flagged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimeline:
+    window: TimeWindow
+    #: In drawing order: by job (jobs in order of their first stage), then by submission.
+    bars: tuple[TimelineBar, ...]
+    #: Stage attempts left out to bound the chart (the shortest, never flagged or failed),
+    #: or that have no submission time.
+    omitted: int
+
+
+@dataclass(frozen=True, slots=True)
+class DurationDistribution:
+    """Wall times (finish − launch) of every task attempt of one stage, all attempts."""
+
+    stage_id: int
+    name: str
+    flagged: bool
+    #: Bin edges, ``len(counts) + 1`` of them, from the shortest task to the longest.
+    edges_ms: tuple[float, ...]
+    counts: tuple[int, ...]
+    median_ms: float
+    p95_ms: float
+    max_ms: int
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorChange:
+    """Executors added and removed within one time bin."""
+
+    at_ms: int
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Utilisation:
+    window: TimeWindow
+    #: ``len(task_ms) + 1`` integer bin edges from 0 to the window's span.
+    edges_ms: tuple[int, ...]
+    #: Task time (ms) spent running within each bin: its mean running tasks × its width.
+    task_ms: tuple[int, ...]
+    #: Core time (core·ms) the executors alive in each bin offered; None when the log has
+    #: no executor with a known core count.
+    core_ms: tuple[int, ...] | None
+    changes: tuple[ExecutorChange, ...]
+
+    def running_tasks(self) -> tuple[float, ...]:
+        """Mean number of running tasks in each bin."""
+        return _per_width(self.task_ms, self.edges_ms)
+
+    def cores(self) -> tuple[float, ...] | None:
+        """Mean number of available cores in each bin."""
+        return None if self.core_ms is None else _per_width(self.core_ms, self.edges_ms)
+
+    @property
+    def used_share(self) -> float | None:
+        """Task time over core time, over the whole window."""
+        if self.core_ms is None or sum(self.core_ms) == 0:
+            return None
+        return sum(self.task_ms) / sum(self.core_ms)
+
+
+def time_window(app: Application) -> TimeWindow:
+    tasks = app.tasks
+    starts = [app.app.start_ms]
+    ends = [app.app.end_ms]
+    for stage in app.stages:
+        starts.append(stage.submitted_ms)
+        ends.append(stage.completed_ms)
+    for executor in app.executors:
+        starts.append(executor.added_ms)
+        ends.append(executor.removed_ms)
+    if len(tasks):
+        starts.append(int(tasks.launch_ms.min()))
+        ends.append(int(tasks.finish_ms.max()))
+    known_starts = [t for t in starts if t is not None]
+    known_ends = [t for t in ends + starts if t is not None]
+    if not known_starts:
+        return TimeWindow(0, 0)
+    origin = min(known_starts)
+    return TimeWindow(origin, max(known_ends) - origin)
+
+
+def stage_timeline(
+    app: Application,
+    flagged_stage_ids: Collection[int],
+    *,
+    max_bars: int = TIMELINE_MAX_BARS,
+) -> StageTimeline:
+    window = time_window(app)
+    placed = [s for s in app.stages if s.submitted_ms is not None]
+    kept = placed
+    if len(placed) > max_bars:
+        # Flagged and failed attempts always stay; then the longest.
+        def keep_first(s: StageAttempt) -> tuple[bool, int]:
+            must = s.stage_id in flagged_stage_ids or s.status == "failed"
+            return (not must, (s.submitted_ms or 0) - _stage_end(s, window))
+
+        kept = sorted(placed, key=keep_first)[:max_bars]
+    bars = [_bar(s, window, s.stage_id in flagged_stage_ids) for s in kept]
+    job_start: dict[int | None, int] = {}
+    for bar in bars:
+        job_start[bar.job_id] = min(job_start.get(bar.job_id, bar.start_ms), bar.start_ms)
+    bars.sort(key=lambda b: (job_start[b.job_id], -1 if b.job_id is None else b.job_id, b.start_ms))
+    return StageTimeline(window, tuple(bars), len(app.stages) - len(bars))
+
+
+def _stage_end(stage: StageAttempt, window: TimeWindow) -> int:
+    """Absolute end of an attempt; one still running ends with the window."""
+    if stage.completed_ms is not None:
+        return stage.completed_ms
+    return window.origin_ms + window.span_ms
+
+
+def _bar(stage: StageAttempt, window: TimeWindow, flagged: bool) -> TimelineBar:
+    start = (stage.submitted_ms or window.origin_ms) - window.origin_ms
+    return TimelineBar(
+        stage_id=stage.stage_id,
+        attempt=stage.attempt,
+        name=stage.name,
+        job_id=min(stage.job_ids) if stage.job_ids else None,
+        start_ms=start,
+        end_ms=max(start, _stage_end(stage, window) - window.origin_ms),
+        status=stage.status,
+        num_tasks=stage.num_tasks,
+        tasks_ended=stage.task_rows[1] - stage.task_rows[0],
+        flagged=flagged,
+    )
+
+
+def worst_stage_ids(
+    app: Application, flagged_stage_ids: Sequence[int], *, limit: int = WORST_STAGES
+) -> tuple[int, ...]:
+    """The stages whose task durations are worth a picture: those findings name (in their
+    order), else the longest stages that ran tasks."""
+    with_tasks: dict[int, int] = {}
+    for stage in app.stages:
+        if stage.task_rows[1] > stage.task_rows[0]:
+            duration = stage.duration_ms or 0
+            with_tasks[stage.stage_id] = max(with_tasks.get(stage.stage_id, 0), duration)
+    flagged = [s for s in dict.fromkeys(flagged_stage_ids) if s in with_tasks]
+    if flagged:
+        return tuple(flagged[:limit])
+    longest = sorted(with_tasks, key=lambda s: (-with_tasks[s], s))
+    return tuple(longest[:limit])
+
+
+def task_duration_distribution(
+    app: Application, stage_id: int, *, flagged: bool = False, bins: int = HISTOGRAM_BINS
+) -> DurationDistribution | None:
+    """The histogram of one stage's task durations (None when it ran no task)."""
+    attempts = [s for s in app.stages if s.stage_id == stage_id]
+    parts = [app.stage_tasks(s).duration_ms for s in attempts]
+    durations = np.concatenate(parts) if parts else np.empty(0, np.int64)
+    if durations.size == 0:
+        return None
+    low, high = int(durations.min()), int(durations.max())
+    counts, edges = np.histogram(durations, bins=bins if high > low else 1, range=(low, high))
+    return DurationDistribution(
+        stage_id=stage_id,
+        name=attempts[0].name,
+        flagged=flagged,
+        edges_ms=tuple(float(e) for e in edges),
+        counts=tuple(int(c) for c in counts),
+        median_ms=float(np.median(durations)),
+        p95_ms=float(np.percentile(durations, 95)),
+        max_ms=high,
+    )
+
+
+def executor_utilisation(app: Application, *, bins: int = UTILISATION_BINS) -> Utilisation:
+    """Running tasks against available cores over the application, in time bins.
+
+    The task time of a bin is exact: the integral of the running-task count over the
+    bin, from prefix sums over sorted launch and finish times.
+    """
+    window = time_window(app)
+    edges = np.unique(np.linspace(0, window.span_ms, bins + 1).round().astype(np.int64))
+    if edges.size < 2:
+        edges = np.array([0, max(window.span_ms, 1)], np.int64)
+    tasks = app.tasks
+    launch = tasks.launch_ms - window.origin_ms
+    finish = np.maximum(tasks.finish_ms - window.origin_ms, launch)
+    task_ms = np.diff(_running_integral(launch, finish, np.ones_like(launch), edges))
+    known = [e for e in app.executors if e.cores is not None]
+    core_ms: npt.NDArray[np.int64] | None = None
+    if known:
+        end = window.span_ms
+        added = np.array(
+            [0 if e.added_ms is None else e.added_ms - window.origin_ms for e in known], np.int64
+        )
+        removed = np.array(
+            [end if e.removed_ms is None else e.removed_ms - window.origin_ms for e in known],
+            np.int64,
+        )
+        cores = np.array([e.cores for e in known], np.int64)
+        core_ms = np.diff(_running_integral(added, np.maximum(removed, added), cores, edges))
+    return Utilisation(
+        window=window,
+        edges_ms=tuple(int(e) for e in edges),
+        task_ms=tuple(int(v) for v in task_ms),
+        core_ms=None if core_ms is None else tuple(int(v) for v in core_ms),
+        changes=_executor_changes(app, window, edges),
+    )
+
+
+def _running_integral(
+    starts: npt.NDArray[np.int64],
+    stops: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.int64],
+    at: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """For each x in ``at``: ∫ from −∞ to x of Σ weightᵢ·[startᵢ ≤ t < stopᵢ] dt, which is
+    Σ weightᵢ·(max(x − startᵢ, 0) − max(x − stopᵢ, 0))."""
+    return _ramp_sum(starts, weights, at) - _ramp_sum(stops, weights, at)
+
+
+def _ramp_sum(
+    points: npt.NDArray[np.int64], weights: npt.NDArray[np.int64], at: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Σ weightᵢ·max(x − pointᵢ, 0) for each x in ``at``."""
+    order = np.argsort(points, kind="stable")
+    sorted_points = points[order]
+    sorted_weights = weights[order]
+    weight_sum = np.concatenate(([0], np.cumsum(sorted_weights)))
+    moment_sum = np.concatenate(([0], np.cumsum(sorted_weights * sorted_points)))
+    below = np.searchsorted(sorted_points, at, side="right")
+    result: npt.NDArray[np.int64] = at * weight_sum[below] - moment_sum[below]
+    return result
+
+
+def _executor_changes(
+    app: Application, window: TimeWindow, edges: npt.NDArray[np.int64]
+) -> tuple[ExecutorChange, ...]:
+    by_bin: dict[int, tuple[list[str], list[str]]] = {}
+    for executor in app.executors:
+        for when, side in ((executor.added_ms, 0), (executor.removed_ms, 1)):
+            if when is None:
+                continue
+            at = when - window.origin_ms
+            index = int(np.clip(np.searchsorted(edges, at, side="right") - 1, 0, edges.size - 2))
+            by_bin.setdefault(index, ([], []))[side].append(executor.id)
+    return tuple(
+        ExecutorChange(int(edges[i]), tuple(added), tuple(removed))
+        for i, (added, removed) in sorted(by_bin.items())
+    )
+
+
+def _per_width(values: Sequence[int], edges: Sequence[int]) -> tuple[float, ...]:
+    return tuple(v / max(edges[i + 1] - edges[i], 1) for i, v in enumerate(values))
