@@ -18,7 +18,7 @@ from .chartdata import DurationDistribution, StageTimeline, TimelineBar, Utilisa
 WIDTH = 960
 _AXIS_H = 22
 _PAD = 12
-_LABEL_CHARS = 34
+_LABEL_CHARS = 32
 # Ticks of a time axis: 1 ms ... 12 h, each a round length of time.
 _TIME_STEPS = tuple(
     [m * 10**e for e in range(0, 4) for m in (1, 2, 5)]
@@ -129,8 +129,8 @@ def _short(text: str, limit: int = _LABEL_CHARS) -> str:
 
 _ROW_H = 16
 _BAR_H = 11
-_JOB_W = 56
-_STAGE_W = 214
+_JOB_W = 100
+_STAGE_W = 190
 
 
 def stage_timeline_svg(timeline: StageTimeline) -> str:
@@ -141,40 +141,50 @@ def stage_timeline_svg(timeline: StageTimeline) -> str:
     height = box.bottom + 8
     span = max(timeline.window.span_ms, 1)
     body = _time_axis(span, box, 14)
-    previous_job: object = object()
+    previous: str | None = None
     band = 0
     for row, bar in enumerate(bars):
         y = box.top + row * _ROW_H
-        first_of_job = bar.job_id != previous_job
-        if first_of_job:
-            previous_job = bar.job_id
+        job = _jobs_text(bar.jobs)
+        if job != previous:
             band += 1
         if band % 2 == 0:
             body.append(f'<rect class="band" x="0" y="{_n(y)}" width="100%" height="{_ROW_H}"/>')
-        if first_of_job:
-            job = "no job" if bar.job_id is None else f"job {bar.job_id}"
+        if job != previous:
+            previous = job
             body.append(f'<text class="job-label" x="4" y="{_n(y + _BAR_H)}">{esc(job)}</text>')
         body.append(_timeline_row(bar, y, box, span))
-    if timeline.omitted:
+    if timeline.unplaced:
         height += 16
         body.append(
             f'<text class="note" x="{_n(box.left)}" y="{_n(height - 6)}">'
-            f"{plural(timeline.omitted, 'shorter stage attempt')} not drawn</text>"
+            f"{plural(timeline.unplaced, 'stage attempt')} without a submission time not drawn"
+            "</text>"
         )
     return _svg(height, body, "stage timeline")
 
 
+def _jobs_text(jobs: tuple[int, int] | None) -> str:
+    if jobs is None:
+        return "no job"
+    first, last = jobs
+    return f"job {first}" if first == last else f"jobs {first}–{last}"
+
+
 def _timeline_row(bar: TimelineBar, y: float, box: _Box, span: int) -> str:
-    attempt = f" (attempt {bar.attempt})" if bar.attempt else ""
-    label = f"stage {bar.stage_id}{'.' + str(bar.attempt) if bar.attempt else ''} {bar.name}"
+    if bar.stage is None:
+        label = hover = plural(bar.attempts, "stage attempt")
+    else:
+        stage_id, attempt = bar.stage
+        label = f"stage {stage_id}{f'.{attempt}' if attempt else ''} {bar.name}"
+        hover = f"stage {stage_id}{f' (attempt {attempt})' if attempt else ''}: {bar.name}"
     x = box.left + box.width * bar.start_ms / span
     w = max(box.width * (bar.end_ms - bar.start_ms) / span, 1.5)
     classes = " ".join(c for c in ("bar", bar.status, "flagged" if bar.flagged else "") if c)
-    job = "no job" if bar.job_id is None else f"job {bar.job_id}"
-    hover = (
-        f"stage {bar.stage_id}{attempt}: {bar.name}\n{job} · {bar.tasks_ended} of "
-        f"{plural(bar.num_tasks, 'task')} ended · {duration_text(bar.end_ms - bar.start_ms)} · "
-        f"{bar.status}" + (" · named in a finding" if bar.flagged else "")
+    hover += (
+        f"\n{_jobs_text(bar.jobs)} · {bar.tasks_ended:,} of {plural(bar.num_tasks, 'task')} "
+        f"ended · {duration_text(bar.end_ms - bar.start_ms)} · {bar.status}"
+        + (" · named in a finding" if bar.flagged else "")
     )
     mark = ""
     if bar.status == "failed":

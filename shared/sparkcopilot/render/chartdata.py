@@ -24,7 +24,7 @@ UTILISATION_BINS = 240
 #: Bars of a task-duration histogram.
 HISTOGRAM_BINS = 30
 #: Stage attempts drawn on a timeline; the rest are counted, not drawn.
-TIMELINE_MAX_BARS = 150
+TIMELINE_MAX_BARS = 80
 #: Stages whose task durations are drawn.
 WORST_STAGES = 4
 
@@ -40,16 +40,22 @@ class TimeWindow:
 
 @dataclass(frozen=True, slots=True)
 class TimelineBar:
-    stage_id: int
-    attempt: int
+    """One row of the timeline: a stage attempt, or, on a log with more attempts than
+    rows, every other attempt of a run of consecutive jobs merged."""
+
+    #: First and last job of the row (equal for one job); None when the log names none.
+    jobs: tuple[int, int] | None
+    #: (stage id, attempt) of a single attempt; None for a merged row.
+    stage: tuple[int, int] | None
     name: str
-    #: The first job the attempt ran for (None when the log names none).
-    job_id: int | None
+    #: Stage attempts the row stands for.
+    attempts: int
     start_ms: int
     end_ms: int
+    #: Of a merged row: failed if any failed, else running if any still runs.
     status: Literal["complete", "failed", "running"]
     num_tasks: int
-    #: Task attempts of this stage attempt that ended (TaskEnd events).
+    #: Task attempts that ended (TaskEnd events).
     tasks_ended: int
     #: A finding names this stage.
     flagged: bool
@@ -60,9 +66,8 @@ class StageTimeline:
     window: TimeWindow
     #: In drawing order: by job (jobs in order of their first stage), then by submission.
     bars: tuple[TimelineBar, ...]
-    #: Stage attempts left out to bound the chart (the shortest, never flagged or failed),
-    #: or that have no submission time.
-    omitted: int
+    #: Stage attempts without a submission time, which cannot be placed.
+    unplaced: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,22 +153,48 @@ def stage_timeline(
     *,
     max_bars: int = TIMELINE_MAX_BARS,
 ) -> StageTimeline:
+    """A row per stage attempt, by job. Past ``max_bars`` attempts, runs of consecutive
+    attempts share a row, except flagged and failed ones (up to a quarter of the rows),
+    so the rows still cover the whole application."""
     window = time_window(app)
-    placed = [s for s in app.stages if s.submitted_ms is not None]
-    kept = placed
-    if len(placed) > max_bars:
-        # Flagged and failed attempts always stay; then the longest.
-        def keep_first(s: StageAttempt) -> tuple[bool, int]:
-            must = s.stage_id in flagged_stage_ids or s.status == "failed"
-            return (not must, (s.submitted_ms or 0) - _stage_end(s, window))
-
-        kept = sorted(placed, key=keep_first)[:max_bars]
-    bars = [_bar(s, window, s.stage_id in flagged_stage_ids) for s in kept]
-    job_start: dict[int | None, int] = {}
-    for bar in bars:
-        job_start[bar.job_id] = min(job_start.get(bar.job_id, bar.start_ms), bar.start_ms)
-    bars.sort(key=lambda b: (job_start[b.job_id], -1 if b.job_id is None else b.job_id, b.start_ms))
-    return StageTimeline(window, tuple(bars), len(app.stages) - len(bars))
+    by_job: dict[int | None, list[StageAttempt]] = {}
+    for stage in app.stages:
+        if stage.submitted_ms is not None:
+            by_job.setdefault(min(stage.job_ids, default=None), []).append(stage)
+    for stages in by_job.values():
+        stages.sort(key=lambda s: (s.submitted_ms or 0, s.stage_id, s.attempt))
+    ordered = [
+        s
+        for job in sorted(by_job, key=lambda j: (by_job[j][0].submitted_ms or 0, j or -1))
+        for s in by_job[job]
+    ]
+    unplaced = len(app.stages) - len(ordered)
+    if len(ordered) <= max_bars:
+        bars = tuple(_bar([s], window, s.stage_id in flagged_stage_ids) for s in ordered)
+        return StageTimeline(window, bars, unplaced)
+    standouts = sorted(
+        (s for s in ordered if s.stage_id in flagged_stage_ids or s.status == "failed"),
+        key=lambda s: (
+            s.stage_id not in flagged_stage_ids,
+            (s.submitted_ms or 0) - _stage_end(s, window),
+        ),
+    )
+    alone = {s.key for s in standouts[: max_bars // 4]}
+    # Each standout may cut a run short: one extra row each.
+    per_row = -(-(len(ordered) - len(alone)) // (max_bars - 2 * len(alone)))
+    result: list[TimelineBar] = []
+    run: list[StageAttempt] = []
+    for stage in ordered:
+        if stage.key not in alone:
+            run.append(stage)
+        if run and (len(run) == per_row or stage.key in alone):
+            result.append(_bar(run, window, False))
+            run = []
+        if stage.key in alone:
+            result.append(_bar([stage], window, stage.stage_id in flagged_stage_ids))
+    if run:
+        result.append(_bar(run, window, False))
+    return StageTimeline(window, tuple(result), unplaced)
 
 
 def _stage_end(stage: StageAttempt, window: TimeWindow) -> int:
@@ -173,18 +204,26 @@ def _stage_end(stage: StageAttempt, window: TimeWindow) -> int:
     return window.origin_ms + window.span_ms
 
 
-def _bar(stage: StageAttempt, window: TimeWindow, flagged: bool) -> TimelineBar:
-    start = (stage.submitted_ms or window.origin_ms) - window.origin_ms
+def _bar(stages: Sequence[StageAttempt], window: TimeWindow, flagged: bool) -> TimelineBar:
+    first = stages[0]
+    start = min(s.submitted_ms or window.origin_ms for s in stages) - window.origin_ms
+    end = max(_stage_end(s, window) for s in stages) - window.origin_ms
+    statuses = {s.status for s in stages}
+    job_ids = [min(s.job_ids) for s in stages if s.job_ids]
     return TimelineBar(
-        stage_id=stage.stage_id,
-        attempt=stage.attempt,
-        name=stage.name,
-        job_id=min(stage.job_ids) if stage.job_ids else None,
+        jobs=(min(job_ids), max(job_ids)) if job_ids else None,
+        stage=first.key if len(stages) == 1 else None,
+        name=first.name if len(stages) == 1 else "",
+        attempts=len(stages),
         start_ms=start,
-        end_ms=max(start, _stage_end(stage, window) - window.origin_ms),
-        status=stage.status,
-        num_tasks=stage.num_tasks,
-        tasks_ended=stage.task_rows[1] - stage.task_rows[0],
+        end_ms=max(start, end),
+        status="failed"
+        if "failed" in statuses
+        else "running"
+        if "running" in statuses
+        else "complete",
+        num_tasks=sum(s.num_tasks for s in stages),
+        tasks_ended=sum(s.task_rows[1] - s.task_rows[0] for s in stages),
         flagged=flagged,
     )
 

@@ -162,7 +162,7 @@ def _utilisation(app: Application) -> str:
         return no_data("the log has no task events")
     utilisation = executor_utilisation(app)
     if utilisation.core_ms is None:
-        note = no_data("available cores unknown: the log has no executor events")
+        note = no_data("available cores unknown: the log has no executor events with core counts")
     else:
         share = utilisation.used_share
         note = (
@@ -170,14 +170,14 @@ def _utilisation(app: Application) -> str:
             if share is not None
             else ""
         )
-    return (
-        f"{utilisation_svg(utilisation)}"
-        '<p class="legend"><i style="background:rgba(74,127,193,.45)"></i>running tasks'
-        '<i style="background:#1f2328;height:2px"></i>available cores'
-        '<i style="background:#2e7d32"></i>executor added'
-        '<i style="background:#c62828"></i>executor removed</p>'
-        f"{note}"
-    )
+    legend = '<i style="background:rgba(74,127,193,.45)"></i>running tasks'
+    if utilisation.core_ms is not None:
+        legend += (
+            '<i style="background:#1f2328;height:2px"></i>available cores'
+            '<i style="background:#2e7d32"></i>executor added'
+            '<i style="background:#c62828"></i>executor removed'
+        )
+    return f'{utilisation_svg(utilisation)}<p class="legend">{legend}</p>{note}'
 
 
 def _summary_table(items: list[Mapping[str, Any]]) -> str:
