@@ -11,13 +11,15 @@ from typing import Any
 from ..model import Application
 from . import _format as fmt
 
-# Characters that would start markdown or HTML inside text from the log or the rules.
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+# Characters that would start markdown inside text from the log or the rules; <, > and &
+# become entities, so no HTML gets through either.
+_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+_ENTITIES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def md_text(value: object) -> str:
     """Plain text for a markdown line or table cell: one line, nothing interpreted."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(str(value).split()).translate(_ENTITIES))
 
 
 def _code(value: object) -> str:
