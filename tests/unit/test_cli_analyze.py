@@ -83,7 +83,7 @@ def test_progress_bar_only_on_a_terminal_and_only_for_a_large_log() -> None:
     shown = _Terminal()
     with reading_progress(str(LOG), shown, min_bytes=1) as progress:
         read_application(LOG, progress=progress)
-    assert f"reading {LOG}" in shown.getvalue()
+    assert f"reading {LOG.name}" in shown.getvalue()
 
 
 def test_summary_json_is_unchanged_by_progress_reporting() -> None:

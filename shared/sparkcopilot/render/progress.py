@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -51,7 +52,7 @@ def reading_progress(
             if max(done, total) < min_bytes:
                 return
             bar.start()
-            task = bar.add_task(label, total=total or None)
+            task = bar.add_task(Path(label).name or label, total=total or None)
         bar.update(task, completed=done)
 
     try:

@@ -57,7 +57,8 @@ def render_text(
     if extra:
         console.print()
         console.print(Text(f"Also in the report (--format json): {', '.join(extra)}", style="dim"))
-    return out.getvalue()
+    # Tables pad their cells to the column width: no trailing blanks in a pasted report.
+    return "".join(line.rstrip() + "\n" for line in out.getvalue().splitlines())
 
 
 def _finding(console: Console, rank: int, finding: Mapping[str, Any]) -> None:
