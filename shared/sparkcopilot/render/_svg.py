@@ -19,7 +19,7 @@ WIDTH = 960
 _AXIS_H = 22
 _PAD = 12
 _LABEL_CHARS = 32
-# Ticks of a time axis: 1 ms ... 12 h, each a round length of time.
+# Ticks of a time axis: 1 ms ... 48 h, each a round length of time.
 _TIME_STEPS = tuple(
     [m * 10**e for e in range(0, 4) for m in (1, 2, 5)]
     + [s * 1000 for s in (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800)]

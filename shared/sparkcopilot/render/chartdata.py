@@ -165,7 +165,9 @@ def stage_timeline(
         stages.sort(key=lambda s: (s.submitted_ms or 0, s.stage_id, s.attempt))
     ordered = [
         s
-        for job in sorted(by_job, key=lambda j: (by_job[j][0].submitted_ms or 0, j or -1))
+        for job in sorted(
+            by_job, key=lambda j: (by_job[j][0].submitted_ms or 0, -1 if j is None else j)
+        )
         for s in by_job[job]
     ]
     unplaced = len(app.stages) - len(ordered)
@@ -208,7 +210,6 @@ def _bar(stages: Sequence[StageAttempt], window: TimeWindow, flagged: bool) -> T
     first = stages[0]
     start = min(s.submitted_ms or window.origin_ms for s in stages) - window.origin_ms
     end = max(_stage_end(s, window) for s in stages) - window.origin_ms
-    statuses = {s.status for s in stages}
     job_ids = [min(s.job_ids) for s in stages if s.job_ids]
     return TimelineBar(
         jobs=(min(job_ids), max(job_ids)) if job_ids else None,
@@ -217,15 +218,21 @@ def _bar(stages: Sequence[StageAttempt], window: TimeWindow, flagged: bool) -> T
         attempts=len(stages),
         start_ms=start,
         end_ms=max(start, end),
-        status="failed"
-        if "failed" in statuses
-        else "running"
-        if "running" in statuses
-        else "complete",
+        status=_merged_status({s.status for s in stages}),
         num_tasks=sum(s.num_tasks for s in stages),
         tasks_ended=sum(s.task_rows[1] - s.task_rows[0] for s in stages),
         flagged=flagged,
     )
+
+
+def _merged_status(
+    statuses: set[Literal["complete", "failed", "running"]],
+) -> Literal["complete", "failed", "running"]:
+    if "failed" in statuses:
+        return "failed"
+    if "running" in statuses:
+        return "running"
+    return "complete"
 
 
 def worst_stage_ids(
