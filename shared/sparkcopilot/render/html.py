@@ -59,6 +59,7 @@ svg .bar { fill:var(--bar); }
 svg .bar.failed { fill:var(--critical); }
 svg .bar.running { fill:#9aa4ae; stroke:#59636e; stroke-dasharray:3 2; }
 svg .bar.flagged { fill:var(--flag); stroke:#7a3d00; stroke-width:1; }
+svg .bar.failed.flagged { fill:var(--critical); stroke:var(--flag); stroke-width:2; }
 svg .fail-mark { fill:var(--critical); font-weight:700; }
 svg .hist { fill:var(--bar); }
 svg .median line { stroke:var(--fg); stroke-dasharray:4 3; }
@@ -74,7 +75,8 @@ svg .exec-both { fill:#59636e; }
 table { border-collapse:collapse; width:100%; margin:6px 0; font-size:13px; }
 th, td { text-align:left; padding:3px 8px; border-bottom:1px solid var(--line);
   vertical-align:top; word-break:break-word; }
-td.num { text-align:right; white-space:nowrap; }
+td.num { text-align:right; }
+.evidence th { white-space:nowrap; font-weight:600; }
 .finding { border:1px solid var(--line); border-left:5px solid var(--info); border-radius:6px;
   padding:10px 14px; margin:0 0 14px; }
 .finding.critical { border-left-color:var(--critical); }
