@@ -9,18 +9,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, render
 from .analysis import analyze
-from .analysis.report import analysis_report, render_analysis_text
+from .analysis.report import analysis_report
 from .config import load_settings
 from .errors import EXIT_BAD_INPUT, EXIT_OK, BadInputError, SparkCopilotError, UsageError
 from .eventlog import read_application
+from .render.progress import reading_progress
 from .summary import render_text, summarize
 
 
@@ -42,7 +44,8 @@ def _write_output(text: str, output: str | None) -> None:
 
 def _cmd_summary(args: argparse.Namespace) -> str:
     settings = load_settings()
-    application = read_application(args.log, settings.reader)
+    with reading_progress(args.log) as progress:
+        application = read_application(args.log, settings.reader, progress=progress)
     summary = summarize(application)
     if args.format == "json":
         return json.dumps(summary.to_json_dict(), indent=2) + "\n"
@@ -51,11 +54,23 @@ def _cmd_summary(args: argparse.Namespace) -> str:
 
 def _cmd_analyze(args: argparse.Namespace) -> str:
     settings = load_settings()
-    application = read_application(args.log, settings.reader)
+    with reading_progress(args.log) as progress:
+        application = read_application(args.log, settings.reader, progress=progress)
     report = analysis_report(application, analyze(application, settings.analysis))
     if args.format == "json":
         return json.dumps(report, indent=2) + "\n"
-    return render_analysis_text(report)
+    if args.format == "markdown":
+        return render.render_markdown(application, report)
+    if args.format == "html":
+        return render.render_html(application, report)
+    # Colour and the terminal's width only when the text goes straight to a terminal.
+    to_terminal = args.output in (None, "-") and sys.stdout.isatty()
+    return render.render_text(
+        application,
+        report,
+        color=to_terminal,
+        width=shutil.get_terminal_size().columns if to_terminal else 100,
+    )
 
 
 def _cmd_predict(args: argparse.Namespace) -> str:
@@ -118,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "analyze", help="what made the application slow or expensive, and what to change"
     )
     analyze_.add_argument("log", metavar="LOG", help="event log, as for summary")
-    analyze_.add_argument("--format", choices=("json", "text"), default="text")
+    analyze_.add_argument("--format", choices=("text", "json", "markdown", "html"), default="text")
     analyze_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     analyze_.set_defaults(run=_cmd_analyze)
 

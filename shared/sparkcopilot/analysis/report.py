@@ -1,4 +1,4 @@
-"""The analysis result as DESIGN.md §4's JSON object, and as text for a terminal."""
+"""The analysis result as DESIGN.md §4's JSON object (``sparkcopilot.render`` words it)."""
 
 from __future__ import annotations
 
@@ -27,20 +27,3 @@ def analysis_report(app: Application, analysis: Analysis) -> dict[str, Any]:
         },
         "not_judged": [{"agent": a, "reason": r} for a, r in analysis.not_judged],
     }
-
-
-def render_analysis_text(report: dict[str, Any]) -> str:
-    app = report["app"]
-    lines = [
-        f"{app['name'] or '?'}  ({app['id'] or 'no app id'})  Spark {app['spark_version'] or '?'}"
-    ]
-    if not report["findings"]:
-        lines.append("  no findings")
-    for finding in report["findings"]:
-        lines.append(f"  [{finding['severity'].upper()}] {finding['title']}")
-        lines.append(f"      {finding['recommendation']}")
-        for key, value in finding["config"].items():
-            lines.append(f"      --conf {key}={value}")
-    for item in report["not_judged"]:
-        lines.append(f"  not judged ({item['agent']}): {item['reason']}")
-    return "\n".join(lines) + "\n"

@@ -37,6 +37,10 @@ from ._layouts import ResolvedLog, resolve
 _SNIFF_BYTES = 64
 STDIN = "-"
 
+#: Told ``(bytes done, bytes total)`` of the stored log as reading goes; total is 0 when
+#: unknown (stdin, a stream).
+ReadProgress = Callable[[int, int], None]
+
 
 class _Prefixed:
     """A stream whose first bytes were already read to sniff the codec."""
@@ -231,14 +235,17 @@ def read_application(
     settings: ReaderSettings | None = None,
     *,
     name: str | None = None,
+    progress: ReadProgress | None = None,
 ) -> Application:
     """Read a log: a path (file or directory), ``"-"`` for stdin, or any binary stream.
 
     ``name`` is how errors and the summary refer to a stream (default ``<stream>``).
+    ``progress`` is called once per piece read (a few MiB) with the stored bytes done
+    so far and in all, and last with both equal when the total is known.
     """
     settings = settings or ReaderSettings()
     with _gc_paused():
-        return _read_any(log, settings, name)
+        return _read_any(log, settings, name, progress)
 
 
 @contextmanager
@@ -255,7 +262,10 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _read_any(
-    log: str | Path | BinaryIO, settings: ReaderSettings, name: str | None
+    log: str | Path | BinaryIO,
+    settings: ReaderSettings,
+    name: str | None,
+    progress: ReadProgress | None,
 ) -> Application:
     if isinstance(log, str | Path) and str(log) != STDIN:
         resolved = resolve(Path(log))
@@ -270,11 +280,14 @@ def _read_any(
                     )
                     for name in resolved.parts
                 ]
+                # Members are read decompressed: their stored bytes are their file sizes.
+                total = sum(archive.getinfo(name).file_size for name in resolved.parts)
             else:
                 parts = [
                     _Part(str(p), stack.enter_context(open(p, "rb")), p) for p in resolved.paths()
                 ]
-            return _Read(resolved, settings).run(parts)
+                total = sum(os.fstat(part.stream.fileno()).st_size for part in parts)
+            return _Read(resolved, settings, progress, total).run(parts)
     if isinstance(log, str | Path):
         stream: BinaryIO = sys.stdin.buffer
         display = name or "<stdin>"
@@ -283,7 +296,7 @@ def _read_any(
         display = name or "<stream>"
     layout: Layout = "inprogress" if display.endswith(".inprogress") else "single"
     resolved = ResolvedLog(display, layout, (display,), Path("."))
-    return _Read(resolved, settings).run([_Part(display, stream, None)])
+    return _Read(resolved, settings, progress, 0).run([_Part(display, stream, None)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,9 +310,19 @@ class _Part:
 class _Read:
     """One read of one application: parts in order, then the model."""
 
-    def __init__(self, resolved: ResolvedLog, settings: ReaderSettings) -> None:
+    def __init__(
+        self,
+        resolved: ResolvedLog,
+        settings: ReaderSettings,
+        progress: ReadProgress | None,
+        total_bytes: int,
+    ) -> None:
         self._resolved = resolved
         self._settings = settings
+        self._progress = progress
+        self._total_bytes = total_bytes
+        #: Stored bytes of the parts already read.
+        self._stored_done = 0
         self._builder = ApplicationBuilder()
         self._parser = _Parser(settings, self._builder)
         self._parts: list[_PartStats] = []
@@ -317,6 +340,8 @@ class _Read:
                 else:
                     tail = self._stream(part, head, stats)
                 self._tail(tail, last=index == len(parts) - 1)
+                self._stored_done += stats.stored_bytes
+                self._report(self._stored_done)
             self._parser.drain()
         finally:
             self._parser.close()
@@ -348,6 +373,7 @@ class _Read:
                 FileRange(path, start, stop), _file_slicer(fd, start), self._decoded + size
             )
             self._check_events_found(part.source)
+            self._report(self._stored_done + stop)
             start = stop
         self._decoded += size
         stats.stored_bytes = size
@@ -396,10 +422,15 @@ class _Read:
                         buf, _bytes_slicer(buf.data), self._decoded + lines.seen_bytes
                     )
                     self._check_events_found(part.source)
+                self._report(self._stored_done + decode.compressed_bytes)
         self._decoded += decode.decoded_bytes
         stats.stored_bytes = decode.compressed_bytes
         stats.truncated = decode.truncated
         return lines.rest()
+
+    def _report(self, done: int) -> None:
+        if self._progress is not None:
+            self._progress(done, self._total_bytes)
 
     def _tail(self, tail: bytes, *, last: bool) -> None:
         """The bytes after a part's last newline: a complete last line (some writers omit
