@@ -15,7 +15,7 @@ from setuptools.command.build_py import build_py
 SHARED = Path(__file__).resolve().parent / "shared"
 
 
-class BuildPyWithKnowledgeIndex(build_py):  # type: ignore[misc]
+class BuildPyWithKnowledgeIndex(build_py):
     def run(self) -> None:
         super().run()
         if self.editable_mode:  # editable installs build the index on first use instead
