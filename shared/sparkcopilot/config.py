@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .analysis.thresholds import Thresholds
 from .errors import UsageError
+from .knowledge.settings import KnowledgeSettings
 
 _ENV_PREFIX = "SPARK_COPILOT_"
 
@@ -76,6 +77,7 @@ class Settings(BaseModel):
     reader: ReaderSettings = ReaderSettings()
     analysis: Thresholds = Thresholds()
     history: HistorySettings = Field(default_factory=HistorySettings)
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
