@@ -56,7 +56,8 @@ def _cmd_analyze(args: argparse.Namespace) -> str:
     settings = load_settings()
     with reading_progress(args.log) as progress:
         application = read_application(args.log, settings.reader, progress=progress)
-    report = analysis_report(application, analyze(application, settings.analysis))
+    analysis = analyze(application, settings.analysis, knowledge=settings.knowledge)
+    report = analysis_report(application, analysis)
     if args.format == "json":
         return json.dumps(report, indent=2) + "\n"
     if args.format == "markdown":

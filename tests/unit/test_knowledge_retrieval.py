@@ -27,7 +27,7 @@ def test_query_set_recall_at_3_and_mrr() -> None:
 
 
 def _explained(log: Path) -> tuple[Finding, ...]:
-    return explain(analyze(read_application(log)).findings)
+    return explain(analyze(read_application(log), explained=False).findings)
 
 
 def _assert_cited_on_topic(findings: tuple[Finding, ...]) -> None:

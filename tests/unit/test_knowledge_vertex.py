@@ -143,7 +143,7 @@ def test_retriever_over_vector_search_groups_by_entry() -> None:
     retriever = Retriever(
         knowledge.embedder, VertexVectorSearch(FakeIndexService(), match, SETTINGS), knowledge
     )
-    findings = analyze(read_application(LOGS / "skew_join_v4.zstd")).findings
+    findings = analyze(read_application(LOGS / "skew_join_v4.zstd"), explained=False).findings
     skew = next(f for f in findings if f.kind == "data_skew")
     (explained,) = explain([skew], retriever=retriever)
     assert [r.kb_id for r in explained.references] == ["aqe-skew-join"]
@@ -153,7 +153,7 @@ def test_retriever_over_vector_search_groups_by_entry() -> None:
 def test_gemini_rewrite_only_rewords_the_assembled_explanation() -> None:
     client = FakePrediction(answer="The join's hot key made one task run 13x longer.")
     rewriter = GeminiRewriter(client, "projects/proj/locations/l/publishers/google/models/g")
-    findings = analyze(read_application(LOGS / "skew_join_v4.zstd")).findings[:1]
+    findings = analyze(read_application(LOGS / "skew_join_v4.zstd"), explained=False).findings[:1]
     (plain,) = explain(findings)
     settings = KnowledgeSettings(rewrite="gemini", vertex=SETTINGS)
     (rewritten,) = explain(findings, settings=settings, rewriter=rewriter)

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..knowledge import explain
+from ..knowledge.settings import KnowledgeSettings
 from ..model import Application
 from .agents import AgentResult, run_local
 from .consistency import reconcile
@@ -90,13 +92,23 @@ def _priced(findings: list[Finding], results: Mapping[AgentName, AgentResult]) -
     ]
 
 
-def analyze(app: Application, thresholds: Thresholds | None = None) -> Analysis:
+def analyze(
+    app: Application,
+    thresholds: Thresholds | None = None,
+    *,
+    knowledge: KnowledgeSettings | None = None,
+    explained: bool = True,
+) -> Analysis:
+    """Every agent over the application, merged; each finding explained from the
+    knowledge base with its official references (unless ``explained`` is False: the
+    pipeline explains once, after merging the agents' partial results)."""
     limits = thresholds or Thresholds()
     results = run_local(app, limits)
     findings = _priced(_unique([f for r in results.values() for f in r.findings]), results)
     findings = merge_repeated(app, findings)
+    ranked = sorted(reconcile(app, findings, limits), key=_rank)
     return Analysis(
-        findings=tuple(sorted(reconcile(app, findings, limits), key=_rank)),
+        findings=explain(ranked, knowledge) if explained else tuple(ranked),
         not_judged=tuple((r.agent, why) for r in results.values() for why in r.not_judged),
         agents=results,
     )

@@ -138,7 +138,7 @@ def cost_partial(
     )
 
 
-def _usd(value: float) -> str:
+def format_usd(value: float) -> str:
     """Dollars to the cent, or to four places under a dollar (short test runs)."""
     return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
 
@@ -155,9 +155,9 @@ def cost_finding(app: Application, partial: CostPartial) -> Finding:
         agent="cost",
         severity="info",
         title=(
-            f"The run cost about {_usd(partial.cost_usd)} ({core_h:,.2f} core-hours at "
+            f"The run cost about {format_usd(partial.cost_usd)} ({core_h:,.2f} core-hours at "
             f"{p.platform} list prices); the findings would save about "
-            f"{_usd(partial.savings_usd)} ({share:.0%})"
+            f"{format_usd(partial.savings_usd)} ({share:.0%})"
         ),
         scope=scope,
         evidence={

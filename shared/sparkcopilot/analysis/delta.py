@@ -14,25 +14,12 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict
 
 from ..model import Application
-from .findings import Finding, Reference, finding_id
+from .findings import Finding, finding_id
 
 #: Delta's file indexes (Apache Delta and Databricks) and write commands in plan text.
 _DELTA = re.compile(r"Delta|Tahoe", re.IGNORECASE)
 _PATH = re.compile(r"\[([^\]]+)\]")
 _TABLE = re.compile(r"^(?:Photon)?Scan \w+ (\S+)")
-
-_REFERENCES = (
-    Reference(
-        title="Delta Lake: optimizations (OPTIMIZE, Z-ordering, data skipping)",
-        url="https://docs.delta.io/latest/optimizations-oss.html",
-        kb_id="delta-optimize",
-    ),
-    Reference(
-        title="Databricks: use liquid clustering for Delta tables",
-        url="https://docs.databricks.com/aws/en/delta/clustering",
-        kb_id="delta-liquid-clustering",
-    ),
-)
 
 
 class DeltaPartial(BaseModel):
@@ -124,7 +111,6 @@ def delta_findings(app: Application, metadata: Iterable[Finding]) -> list[Findin
                 config=config,
                 # The savings are the metadata finding's; counted there, not twice.
                 confidence=round(finding.confidence * 0.9, 2),
-                references=_REFERENCES,
                 explanation=(
                     "Delta keeps min/max statistics per file and skips files that cannot "
                     "match a filter; that works when files are few, large and grouped by "

@@ -83,7 +83,11 @@ def explain(
     retriever: Retriever | None = None,
     rewriter: Rewriter | None = None,
 ) -> tuple[Finding, ...]:
-    """Copies of ``findings`` with ``references`` and ``explanation`` filled in."""
+    """Copies of ``findings`` with ``references`` and ``explanation`` filled in.
+
+    The rule's own explanation (the physics of the problem) comes first, the passages'
+    after it. Findings that already carry references are returned as they are, so
+    explaining twice changes nothing."""
     settings = settings or KnowledgeSettings()
     retriever = retriever or retriever_from(settings)
     if rewriter is None and settings.rewrite == "gemini":
@@ -92,8 +96,13 @@ def explain(
         rewriter = GeminiRewriter.from_settings(settings.vertex)
     explained = []
     for finding in findings:
+        if finding.references:
+            explained.append(finding)
+            continue
         passages = retriever.search(query_for(finding), settings.references)
         text = explanation(finding, passages)
+        if finding.explanation:
+            text = f"{finding.explanation}\n\n{text}" if text else finding.explanation
         if rewriter is not None and passages:
             text = rewriter.rewrite(finding, text, passages)
         references = tuple(

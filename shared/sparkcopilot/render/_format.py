@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..analysis.cost import format_usd
 from ..model import Application
 
 SEVERITIES = ("critical", "warning", "info")
@@ -114,8 +115,10 @@ def savings_text(finding: Mapping[str, Any]) -> str | None:
         parts.append(f"{duration_text(wall)} of wall time")
     if core_hours := savings.get("core_hours"):
         parts.append(f"{core_hours:.3g} core-hours")
+    if memory := savings.get("memory_gib_hours"):
+        parts.append(f"{memory:.3g} GiB-hours of executor memory")
     if cost := savings.get("cost_usd"):
-        parts.append(f"${cost:,.2f}")
+        parts.append(format_usd(cost))
     return ", ".join(parts) or None
 
 

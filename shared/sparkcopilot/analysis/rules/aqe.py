@@ -14,7 +14,7 @@ finding.
 from __future__ import annotations
 
 from ...model import Application
-from ..findings import Finding, Reference, Savings, Severity, finding_id
+from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import Thresholds
 from ._plan import spark_version_at_least
 from ._sizing import (
@@ -25,21 +25,6 @@ from ._sizing import (
     stage_cores,
     stage_data,
     stage_scope,
-)
-
-_REFERENCES = (
-    Reference(
-        title="Spark SQL performance tuning: adaptive query execution",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html"
-        "#adaptive-query-execution",
-        kb_id="aqe-overview",
-    ),
-    Reference(
-        title="Spark SQL performance tuning: coalescing post-shuffle partitions",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html"
-        "#coalescing-post-shuffle-partitions",
-        kb_id="aqe-coalesce-partitions",
-    ),
 )
 
 _CONFIG = {
@@ -141,7 +126,6 @@ def aqe_disabled(app: Application, limits: Thresholds) -> list[Finding]:
                 wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
             ),
             confidence=0.75,
-            references=_REFERENCES,
             explanation=(
                 "Without AQE, every shuffle is read by spark.sql.shuffle.partitions tasks "
                 "whatever its size. When a stage's partitions hold kilobytes, each task is "

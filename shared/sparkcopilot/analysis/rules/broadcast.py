@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...model import Application, PlanNode, SqlExecution
-from ..findings import Finding, Reference, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import MetadataLimits, Thresholds
 from ._plan import (
     MIB,
@@ -31,19 +31,6 @@ from ._sizing import app_cores, savings_over_cores
 
 _SHUFFLE_JOINS = ("SortMergeJoin", "ShuffledHashJoin")
 _DEFAULT_THRESHOLD = 10 << 20
-
-_REFERENCES = (
-    Reference(
-        title="Spark SQL performance tuning: join strategy hints and broadcast threshold",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html#join-strategy-hints-for-sql-queries",
-        kb_id="sql-broadcast-join",
-    ),
-    Reference(
-        title="Spark SQL: adaptive query execution, converting sort-merge join to broadcast join",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html#converting-sort-merge-join-to-broadcast-join",
-        kb_id="aqe-broadcast-join",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +202,6 @@ def _finding(
         config=config,
         estimated_savings=savings_over_cores(app, _saved_ms(app, sql, join)),
         confidence=0.8,
-        references=_REFERENCES,
         explanation=(
             "Spark plans a broadcast hash join when the optimizer's size estimate of one "
             "side is under spark.sql.autoBroadcastJoinThreshold (10 MB by default), or, "

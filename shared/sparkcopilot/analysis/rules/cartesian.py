@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...model import Application, PlanNode, SqlExecution
-from ..findings import Finding, Reference, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import Thresholds
 from ._plan import (
     metric,
@@ -28,19 +28,6 @@ from ._plan import (
 from ._sizing import app_cores, savings_over_cores
 
 _NESTED_LOOPS = ("CartesianProduct", "BroadcastNestedLoopJoin")
-
-_REFERENCES = (
-    Reference(
-        title="Spark SQL performance tuning: join strategy hints",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html#join-strategy-hints-for-sql-queries",
-        kb_id="sql-join-strategies",
-    ),
-    Reference(
-        title="Spark SQL: JOIN syntax (cross joins and join conditions)",
-        url="https://spark.apache.org/docs/latest/sql-ref-syntax-qry-select-join.html",
-        kb_id="sql-join-syntax",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +121,6 @@ def _finding(
         ),
         estimated_savings=savings_over_cores(app, _saved_ms(app, sql)),
         confidence=0.85,
-        references=_REFERENCES,
         explanation=(
             "Without an equi-join key Spark can only run a nested loop: CartesianProduct "
             "pairs every partition of one side with every partition of the other, and "

@@ -16,23 +16,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...model import Application, PlanNode, SqlExecution
-from ..findings import Finding, Reference, Savings, Severity, finding_id
+from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import MetadataLimits, Thresholds
 from ._plan import human_bytes, metric, plan_nodes, sql_duration_ms, sql_scope
 from ._sizing import app_cores, app_wall_ms
-
-_REFERENCES = (
-    Reference(
-        title="Spark SQL: Parquet files (partition discovery and filter pushdown)",
-        url="https://spark.apache.org/docs/latest/sql-data-sources-parquet.html",
-        kb_id="parquet-pruning",
-    ),
-    Reference(
-        title="Delta Lake: data skipping and Z-ordering",
-        url="https://docs.delta.io/latest/optimizations-oss.html",
-        kb_id="delta-zorder",
-    ),
-)
 
 #: Nodes between a filter and its scan that pass rows through unchanged.
 _PASS_THROUGH = re.compile(r"^(?:ColumnarToRow|InputAdapter|WholeStageCodegen.*|.*ColumnarToRow)$")
@@ -190,7 +177,6 @@ def _finding(
         ),
         estimated_savings=Savings(wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4)),
         confidence=0.6,
-        references=_REFERENCES,
         explanation=(
             "Spark can skip whole partitions when the query filters on a partition column, "
             "and Parquet row groups or Delta files whose min/max statistics exclude the "

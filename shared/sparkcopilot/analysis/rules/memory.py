@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ...model import Application
-from ..findings import Finding, Reference, Savings, Scope, finding_id
+from ..findings import Finding, Savings, Scope, finding_id
 from ..thresholds import Thresholds
 from ._runtime import SlotExecutor, compute_executors, format_size, parse_size
 from .failures import MEMORY_FAILURE
@@ -22,19 +22,6 @@ _GIB = 1 << 30
 
 #: Spark's default spark.executor.memory.
 DEFAULT_EXECUTOR_MEMORY = 1 << 30
-
-_REFERENCES = (
-    Reference(
-        title="Spark configuration: executor memory",
-        url="https://spark.apache.org/docs/latest/configuration.html#application-properties",
-        kb_id="executor-memory",
-    ),
-    Reference(
-        title="Spark tuning guide: memory management overview",
-        url="https://spark.apache.org/docs/latest/tuning.html#memory-management-overview",
-        kb_id="memory-management",
-    ),
-)
 
 
 def heap_peaks(executors: list[SlotExecutor]) -> list[int]:
@@ -105,7 +92,6 @@ def executor_memory_waste(app: Application, limits: Thresholds) -> list[Finding]
             estimated_savings=Savings(memory_gib_hours=round(saved_gib_hours, 2)),
             # Heap is sampled with heartbeats: a short burst between samples can be missed.
             confidence=0.7,
-            references=_REFERENCES,
             explanation=(
                 "An executor's heap is reserved for its whole life whether tasks use it or "
                 "not. When even the peak use, garbage included, stays far below the heap, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ...model import Application, StageAttempt
-from ..findings import Finding, Reference, Savings, Severity, finding_id
+from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import Thresholds
 from ._sizing import (
     StageData,
@@ -31,20 +31,6 @@ from ._sizing import (
 )
 
 _MIB = 1 << 20
-
-_REFERENCES = (
-    Reference(
-        title="Spark SQL performance tuning: coalescing post-shuffle partitions",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html"
-        "#coalescing-post-shuffle-partitions",
-        kb_id="aqe-coalesce-partitions",
-    ),
-    Reference(
-        title="Spark tuning guide: level of parallelism",
-        url="https://spark.apache.org/docs/latest/tuning.html#level-of-parallelism",
-        kb_id="spark-parallelism",
-    ),
-)
 
 
 def partition_counts(app: Application, limits: Thresholds) -> list[Finding]:
@@ -146,7 +132,6 @@ def _too_many(
             wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
         ),
         confidence=round(min(0.9, 0.6 + 0.03 * ratio), 2),
-        references=_REFERENCES,
         explanation=(
             "Every task pays a fixed cost: the scheduler launches it, the executor "
             "deserialises its closure, and a reduce task opens a fetch to every map "
@@ -227,7 +212,6 @@ def _too_few(
             wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
         ),
         confidence=0.8 if saved else 0.6,
-        references=_REFERENCES,
         explanation=(
             "A stage runs one task per partition, one per core at a time. With fewer "
             "partitions than cores the remaining cores sit idle for the whole stage, and "

@@ -13,26 +13,13 @@ import re
 from collections import defaultdict
 
 from ...model import Application, PlanNode, SqlExecution
-from ..findings import Finding, Reference, Savings, Severity, finding_id
+from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import Thresholds
 from ._plan import MIB, metric, plan_nodes, spark_version_at_least, sql_scope
 from ._sizing import app_cores
 
 _ROW_AT_A_TIME = ("BatchEvalPython",)
 _UDF_NAME = re.compile(r"\[([A-Za-z_][\w.]*)\(")
-
-_REFERENCES = (
-    Reference(
-        title="PySpark: Arrow Python UDFs and pandas UDFs",
-        url="https://spark.apache.org/docs/latest/api/python/user_guide/sql/arrow_pandas.html",
-        kb_id="pyspark-arrow-udf",
-    ),
-    Reference(
-        title="PySpark: Python user-defined functions",
-        url="https://spark.apache.org/docs/latest/api/python/user_guide/udfandudtf.html",
-        kb_id="pyspark-python-udf",
-    ),
-)
 
 
 def _is_row_udf(node: PlanNode) -> bool:
@@ -119,7 +106,6 @@ def _finding(
             core_hours=round(saved_task_ms / 3_600_000, 4),
         ),
         confidence=0.9 if python_ms is not None else 0.6,
-        references=_REFERENCES,
         explanation=(
             "A plain @udf runs as BatchEvalPython: each row is pickled, sent to a Python "
             "worker process, evaluated by one Python call and pickled back. Arrow-based "

@@ -15,23 +15,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...model import Application, PlanNode, SqlExecution
-from ..findings import Finding, Reference, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import MetadataLimits, Thresholds
 from ._plan import MIB, human_bytes, metric, plan_nodes, sql_scope, wall_saved
 from ._sizing import app_cores, savings_over_cores
-
-_REFERENCES = (
-    Reference(
-        title="Spark SQL performance tuning: maxPartitionBytes and openCostInBytes",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html#other-configuration-options",
-        kb_id="sql-file-partitioning",
-    ),
-    Reference(
-        title="Delta Lake: compact data files (OPTIMIZE) and optimized writes",
-        url="https://docs.delta.io/latest/optimizations-oss.html",
-        kb_id="delta-optimize",
-    ),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +172,6 @@ def _finding(
         config=config,
         estimated_savings=savings_over_cores(app, _saved_ms(app, sql_ids, entry, lim)),
         confidence=0.85,
-        references=_REFERENCES,
         explanation=(
             "Spark opens, lists and reads the footer of every file separately, and counts "
             "spark.sql.files.openCostInBytes (4 MB by default) per file when it packs "

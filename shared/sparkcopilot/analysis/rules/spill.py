@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ...model import Application, StageAttempt
-from ..findings import Finding, Reference, Savings, Severity, finding_id
+from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import PartitionLimits, Thresholds
 from ._sizing import (
     StageData,
@@ -28,19 +28,6 @@ from ._sizing import (
 )
 
 _MIB = 1 << 20
-
-_REFERENCES = (
-    Reference(
-        title="Spark tuning guide: memory management overview",
-        url="https://spark.apache.org/docs/latest/tuning.html#memory-management-overview",
-        kb_id="spark-memory-management",
-    ),
-    Reference(
-        title="Spark SQL performance tuning: shuffle partitions and AQE coalescing",
-        url="https://spark.apache.org/docs/latest/sql-performance-tuning.html",
-        kb_id="sql-shuffle-partitions",
-    ),
-)
 
 
 def disk_spill(app: Application, limits: Thresholds) -> list[Finding]:
@@ -190,7 +177,6 @@ def _stage_spill(
             wall_ms=saved, core_hours=round(saved * slots / 3_600_000, 4), cost_usd=0.0
         ),
         confidence=0.85 if data.disk_spilled else 0.5,
-        references=_REFERENCES,
         explanation=(
             "When a task's sort, aggregation or join buffer outgrows its share of execution "
             "memory (spark.memory.fraction of the heap, divided among the executor's "
