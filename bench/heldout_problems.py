@@ -125,7 +125,9 @@ def row_udf(spark: Spark, tmp: Path) -> None:
 
 def tiny_files(spark: Spark, tmp: Path) -> None:
     clicks = _clicks(spark, 60_000, parts=4)
-    clicks.repartition(1_200).write.mode("overwrite").parquet(str(tmp / "tiny"))
+    # 1 200 files of 50 rows from 4 tasks: no shuffle, only small files.
+    writer = clicks.write.option("maxRecordsPerFile", 50).mode("overwrite")
+    writer.parquet(str(tmp / "tiny"))
     back = spark.read.parquet(str(tmp / "tiny"))
     _write(back.groupBy("page_id").count().coalesce(1), tmp / "tiny_out")
 

@@ -6,7 +6,8 @@ For every log with a label: the warning/critical kinds the analysis reports, aga
 label's ``expect_kinds`` (and ``expect_stage_ids`` for data_skew). A kind reported where
 it is expected is a true positive; reported on a healthy log, or on a generated log that
 does not expect it, a false positive; expected and not reported, a false negative.
-Public logs carry no expectations: what fires there is listed for review ("unlabeled").
+Public logs carry no expectations: what fires there is listed for review ("unlabeled"),
+as on logs labeled neither healthy nor with a problem (the runtime series).
 Also prints, per log, the seconds the analysis took (read + analyze).
 """
 

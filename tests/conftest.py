@@ -32,3 +32,15 @@ def corpus_labels() -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="session")
 def logs() -> Path:
     return LOGS
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """analyze records runs in a history file: never the user's, in any test (the
+    variable reaches the CLI's subprocesses too)."""
+    home = tmp_path_factory.mktemp("history")
+    monkeypatch.setenv("SPARK_COPILOT_HISTORY__PATH", str(home / "history.sqlite"))
+    monkeypatch.setenv("SPARK_COPILOT_HISTORY__MODELS_DIR", str(home / "models"))
+    return home

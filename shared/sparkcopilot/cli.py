@@ -22,6 +22,7 @@ from .analysis.report import analysis_report
 from .config import load_settings
 from .errors import EXIT_BAD_INPUT, EXIT_OK, BadInputError, SparkCopilotError, UsageError
 from .eventlog import read_application
+from .model import Application
 from .render.progress import reading_progress
 from .summary import render_text, summarize
 
@@ -58,6 +59,8 @@ def _cmd_analyze(args: argparse.Namespace) -> str:
         application = read_application(args.log, settings.reader, progress=progress)
     analysis = analyze(application, settings.analysis, knowledge=settings.knowledge)
     report = analysis_report(application, analysis)
+    if settings.history.record and not args.no_history:
+        _record_history(application, settings.history.path)
     if args.format == "json":
         return json.dumps(report, indent=2) + "\n"
     if args.format == "markdown":
@@ -72,6 +75,18 @@ def _cmd_analyze(args: argparse.Namespace) -> str:
         color=to_terminal,
         width=shutil.get_terminal_size().columns if to_terminal else 100,
     )
+
+
+def _record_history(application: Application, path: Path) -> None:
+    """Append the run to the history train learns from. The report is what the user
+    asked for: a history that cannot be written is a warning, not a failure."""
+    from .prediction.history import SqliteHistoryStore, record_history  # noqa: PLC0415
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record_history(application, SqliteHistoryStore(path))
+    except (OSError, sqlite3.Error, SparkCopilotError) as exc:
+        print(f"spark-copilot: warning: run not recorded in {path}: {exc}", file=sys.stderr)
 
 
 def _cmd_predict(args: argparse.Namespace) -> str:
@@ -136,6 +151,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze_.add_argument("log", metavar="LOG", help="event log, as for summary")
     analyze_.add_argument("--format", choices=("text", "json", "markdown", "html"), default="text")
     analyze_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    analyze_.add_argument(
+        "--no-history",
+        action="store_true",
+        help="do not record this run in the history that train learns from",
+    )
     analyze_.set_defaults(run=_cmd_analyze)
 
     predict = commands.add_parser(

@@ -66,6 +66,9 @@ class HistorySettings(BaseModel):
 
     # The embedded history store (SQLite) that analyze appends to and train reads.
     path: Path = Field(default_factory=lambda: _user_data_dir() / "history.sqlite")
+    # analyze records every run it reads, so train has history to learn from; false
+    # keeps nothing (analyze --no-history does the same for one run).
+    record: bool = True
     # The embedded model registry: one directory per model version, CURRENT names the
     # published one.
     models_dir: Path = Field(default_factory=lambda: _user_data_dir() / "models")
