@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._engine import Analysis, analyze
+    from ._engine import Analysis, analyze, merge
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "analyze", "merge"]
 
 
 def __getattr__(name: str) -> Any:

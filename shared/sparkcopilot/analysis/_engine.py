@@ -92,18 +92,19 @@ def _priced(findings: list[Finding], results: Mapping[AgentName, AgentResult]) -
     ]
 
 
-def analyze(
+def merge(
     app: Application,
+    results: Mapping[AgentName, AgentResult],
     thresholds: Thresholds | None = None,
     *,
     knowledge: KnowledgeSettings | None = None,
     explained: bool = True,
 ) -> Analysis:
-    """Every agent over the application, merged; each finding explained from the
-    knowledge base with its official references (unless ``explained`` is False: the
-    pipeline explains once, after merging the agents' partial results)."""
+    """The agents' partial results as one analysis: findings deduplicated, priced by the
+    cost agent, repeated stages grouped, one consistent configuration, ranked, and
+    explained from the knowledge base (unless ``explained`` is False). The local runner
+    and the pipeline's recommend step both end here."""
     limits = thresholds or Thresholds()
-    results = run_local(app, limits)
     findings = _priced(_unique([f for r in results.values() for f in r.findings]), results)
     findings = merge_repeated(app, findings)
     ranked = sorted(reconcile(app, findings, limits), key=_rank)
@@ -112,3 +113,16 @@ def analyze(
         not_judged=tuple((r.agent, why) for r in results.values() for why in r.not_judged),
         agents=results,
     )
+
+
+def analyze(
+    app: Application,
+    thresholds: Thresholds | None = None,
+    *,
+    knowledge: KnowledgeSettings | None = None,
+    explained: bool = True,
+) -> Analysis:
+    """Every agent over the application in this process, merged (see :func:`merge`)."""
+    limits = thresholds or Thresholds()
+    results = run_local(app, limits)
+    return merge(app, results, limits, knowledge=knowledge, explained=explained)
