@@ -37,7 +37,7 @@ class Workload:
     master: str = "local-cluster[2,1,1024]"
 
 
-def _clicks(spark: Spark, rows: int, *, hot_share: float = 0.0, parts: int = 8) -> Any:
+def clicks_frame(spark: Spark, rows: int, *, hot_share: float = 0.0, parts: int = 8) -> Any:
     """Click events: user, page, dwell time, a payload; ``hot_share`` of rows on user 0."""
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
@@ -63,7 +63,7 @@ def _write(df: Any, out: Path) -> None:
 def skew_groupby(spark: Spark, tmp: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    clicks = _clicks(spark, 3_000_000, hot_share=0.6)
+    clicks = clicks_frame(spark, 3_000_000, hot_share=0.6)
     agg = clicks.groupBy("user_id").agg(
         F.sort_array(F.collect_list("payload")).alias("payloads"), F.sum("dwell_ms")
     )
@@ -71,19 +71,19 @@ def skew_groupby(spark: Spark, tmp: Path) -> None:
 
 
 def spill_sort(spark: Spark, tmp: Path) -> None:
-    clicks = _clicks(spark, 2_500_000, parts=4)
+    clicks = clicks_frame(spark, 2_500_000, parts=4)
     _write(clicks.repartition(4, "page_id").sortWithinPartitions("payload"), tmp / "spill")
 
 
 def many_partitions(spark: Spark, tmp: Path) -> None:
-    clicks = _clicks(spark, 200_000, parts=2)
+    clicks = clicks_frame(spark, 200_000, parts=2)
     _write(clicks.groupBy("page_id").count(), tmp / "many")
 
 
 def few_partitions(spark: Spark, tmp: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    clicks = _clicks(spark, 2_000_000, parts=8).repartition(1)
+    clicks = clicks_frame(spark, 2_000_000, parts=8).repartition(1)
     heavy = clicks.select(
         "click_id", F.sha2(F.concat_ws("|", "payload", "payload", "payload"), 512).alias("h")
     )
@@ -93,7 +93,7 @@ def few_partitions(spark: Spark, tmp: Path) -> None:
 def missed_broadcast(spark: Spark, tmp: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    clicks = _clicks(spark, 3_000_000)
+    clicks = clicks_frame(spark, 3_000_000)
     pages = spark.range(500).select(
         F.col("id").cast("int").alias("page_id"), F.concat(F.lit("page-"), "id").alias("title")
     )
@@ -103,7 +103,7 @@ def missed_broadcast(spark: Spark, tmp: Path) -> None:
 def cross_join(spark: Spark, tmp: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    left = _clicks(spark, 6_000, parts=2).select("click_id", "dwell_ms")
+    left = clicks_frame(spark, 6_000, parts=2).select("click_id", "dwell_ms")
     right = spark.range(4_000).select(
         (F.col("id") * 22).alias("lo"), (F.col("id") * 22 + 40).alias("hi")
     )
@@ -119,12 +119,12 @@ def row_udf(spark: Spark, tmp: Path) -> None:
     def bucket(dwell: int) -> str:
         return "long" if dwell > 60_000 else ("mid" if dwell > 10_000 else "short")
 
-    clicks = _clicks(spark, 2_000_000, parts=4)
+    clicks = clicks_frame(spark, 2_000_000, parts=4)
     _write(clicks.select("click_id", bucket("dwell_ms").alias("b")), tmp / "udf")
 
 
 def tiny_files(spark: Spark, tmp: Path) -> None:
-    clicks = _clicks(spark, 60_000, parts=4)
+    clicks = clicks_frame(spark, 60_000, parts=4)
     # 1 200 files of 50 rows from 4 tasks: no shuffle, only small files.
     writer = clicks.write.option("maxRecordsPerFile", 50).mode("overwrite")
     writer.parquet(str(tmp / "tiny"))
@@ -133,7 +133,7 @@ def tiny_files(spark: Spark, tmp: Path) -> None:
 
 
 def driver_loop(spark: Spark, tmp: Path) -> None:
-    clicks = _clicks(spark, 100_000, parts=2).cache()
+    clicks = clicks_frame(spark, 100_000, parts=2).cache()
     for page in range(12):
         rows = clicks.filter(clicks.page_id == page).collect()
         # Driver-side work on what came back: the executors wait.
@@ -149,7 +149,7 @@ def flaky_tasks(spark: Spark, tmp: Path) -> None:
             raise RuntimeError("injected failure on first attempt")
         return rows
 
-    clicks = _clicks(spark, 400_000, parts=8)
+    clicks = clicks_frame(spark, 400_000, parts=8)
     spark.createDataFrame(clicks.rdd.mapPartitions(fail_first), clicks.schema).count()
 
 
@@ -165,14 +165,14 @@ def idle_cluster(spark: Spark, tmp: Path) -> None:
 def healthy_aggregate(spark: Spark, tmp: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    clicks = _clicks(spark, 2_000_000)
+    clicks = clicks_frame(spark, 2_000_000)
     _write(clicks.groupBy("page_id").agg(F.avg("dwell_ms"), F.count("*")), tmp / "healthy")
 
 
 def healthy_broadcast(spark: Spark, tmp: Path) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    clicks = _clicks(spark, 2_000_000)
+    clicks = clicks_frame(spark, 2_000_000)
     pages = spark.range(500).select(F.col("id").cast("int").alias("page_id"))
     _write(clicks.join(F.broadcast(pages), "page_id").groupBy("page_id").count(), tmp / "hb")
 
@@ -227,14 +227,16 @@ WORKLOADS = (
 )
 
 
-def run(workload: Workload, out: Path) -> dict[str, Any]:
+def run(workload: Workload, out: Path, *, tag: str = "") -> str:
+    """Run the workload with event logging; returns the log's path relative to ``out``."""
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     logs = out / "_spark"
     logs.mkdir(parents=True, exist_ok=True)
+    name = workload.name + tag
     builder = (
         SparkSession.builder.master(workload.master)
-        .appName(f"heldout_{workload.name}")
+        .appName(f"heldout_{name}")
         .config("spark.eventLog.enabled", "true")
         .config("spark.eventLog.dir", str(logs))
         .config("spark.eventLog.compress", "true")
@@ -244,23 +246,16 @@ def run(workload: Workload, out: Path) -> dict[str, Any]:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     app_id = spark.sparkContext.applicationId
-    started = time.time()
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         workload.run(spark, Path(tmp))
         spark.stop()
     # Spark 4 writes rolling logs by default: a directory eventlog_v2_<app id>.
     [log] = list(logs.glob(f"*{app_id}*"))
-    target = out / workload.name / log.name
+    target = out / name / log.name
     shutil.rmtree(target.parent, ignore_errors=True)
     target.parent.mkdir(parents=True)
     shutil.move(str(log), target)
-    label: dict[str, Any] = {
-        "workload": workload.name,
-        "expect_kinds": list(workload.expect_kinds),
-        "healthy": not workload.expect_kinds,
-        "wall_s": round(time.time() - started, 1),
-    }
-    return {f"{workload.name}/{log.name}": label}
+    return f"{name}/{log.name}"
 
 
 def main() -> None:
@@ -271,11 +266,18 @@ def main() -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     labels_path = out / "labels.json"
-    labels = json.loads(labels_path.read_text()) if labels_path.exists() else {}
+    labels: dict[str, Any] = json.loads(labels_path.read_text()) if labels_path.exists() else {}
     for workload in WORKLOADS:
         if args.only and workload.name not in args.only:
             continue
-        labels.update(run(workload, out))
+        started = time.time()
+        log = run(workload, out)
+        labels[log] = {
+            "workload": workload.name,
+            "expect_kinds": list(workload.expect_kinds),
+            "healthy": not workload.expect_kinds,
+            "wall_s": round(time.time() - started, 1),
+        }
         labels_path.write_text(json.dumps(labels, indent=2, sort_keys=True))
         print(f"{workload.name}: done", file=sys.stderr)
 
