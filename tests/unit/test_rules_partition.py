@@ -101,3 +101,17 @@ def test_corpus_verdicts_for_partition_kinds(name: str) -> None:
         for key in ("spark.sql.shuffle.partitions", "spark.default.parallelism"):
             if key in finding.config:
                 assert int(finding.config[key]) % int(finding.evidence["cores"]) == 0
+
+
+@pytest.mark.corpus
+def test_unsplittable_input_files_get_a_code_fix_not_a_split_size() -> None:
+    log = CORPUS / "public" / "synccomputing-spark-log-parser" / "databricks.json.gz"
+    if not log.exists():
+        pytest.skip("../shared/eventlogs is not here")
+    # Ten gzip files of ~180 MiB: one task each whatever the split size says.
+    found = [f for f in _serious(log) if f.kind == "too_few_partitions"]
+    assert found
+    for finding in found:
+        assert finding.evidence["unsplittable_input_files"] == finding.evidence["tasks"]
+        assert "spark.sql.files.maxPartitionBytes" not in finding.config
+        assert "not splittable" in finding.recommendation

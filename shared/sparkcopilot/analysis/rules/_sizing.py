@@ -18,6 +18,7 @@ from ...model import Application, StageAttempt, TaskOutcome
 from ...prediction.simulator import WhatIf, predicted_savings
 from ..findings import Finding, Savings, Scope
 from ..thresholds import PartitionLimits
+from ._runtime import parse_size
 
 _MIB = 1 << 20
 _LOCAL = re.compile(r"local(?:-cluster)?\[(\d+|\*)(?:,\s*(\d+))?")
@@ -204,6 +205,22 @@ def overpartitioned(data: StageData, cores: int, limits: PartitionLimits) -> Ove
         return None
     saved = min((data.tasks - partitions) * data.median_task_ms / max(1, cores), data.duration_ms)
     return Overpartitioned(partitions, ratio, int(saved))
+
+
+#: The split Spark (spark.sql.files.maxPartitionBytes) and Hadoop input formats (the
+#: block size) cut splittable files into when the log does not say otherwise.
+DEFAULT_SPLIT_BYTES = 128 << 20
+
+
+def unsplittable_input(app: Application, data: StageData) -> bool:
+    """Input tasks that each read well over a split: their files were read whole, one
+    task each, because they cannot be split (gzip and other codecs without sync points).
+    Splittable files never give a task much more than one split."""
+    configured = parse_size(app.spark_conf.get("spark.sql.files.maxPartitionBytes"), "")
+    split = max(configured or 0, DEFAULT_SPLIT_BYTES)
+    return data.input_bytes > data.shuffle_read_bytes and (
+        data.median_task_read_bytes > 1.1 * split
+    )
 
 
 def partition_config(

@@ -27,6 +27,7 @@ from ._sizing import (
     stage_cores,
     stage_data,
     stage_scope,
+    unsplittable_input,
     uses_gpu,
 )
 
@@ -186,8 +187,28 @@ def _too_few(
     else:
         return None
     config = partition_config(app, stage, data, partitions)
+    advice = (
+        f"Use {partitions} partitions for this stage (about "
+        f"{data.read_bytes / partitions / _MIB:,.1f} MiB each on {cores} cores) instead "
+        f"of {data.tasks}; if the count comes from a coalesce()/repartition() in the "
+        "code, raise it there."
+    )
+    whole_files = data.tasks if unsplittable_input(app, data) else None
+    if whole_files is not None:
+        # One task per file whatever maxPartitionBytes says: the files cannot be split
+        # (gzip, or another codec without sync points). A split size does nothing.
+        config = {}
+        advice = (
+            f"Each of the {whole_files} input files was read whole by one task: they are "
+            "not splittable (gzip or a similar codec). Store the input as Parquet or with "
+            "a splittable codec (bzip2, zstd in Parquet), or as more, smaller files; until "
+            f"then repartition({partitions}) right after the read so the work after it "
+            "spreads over the cores."
+        )
     evidence = _evidence(app, stage, data, cores=cores, partitions=partitions, wall_ms=wall_ms)
     evidence["slot_use"] = round(slot_use, 3)
+    if whole_files is not None:
+        evidence["unsplittable_input_files"] = whole_files
     if busy is not None:
         evidence["other_stages_busy_cores"] = round(busy, 1)
     return Finding(
@@ -201,12 +222,7 @@ def _too_few(
         ),
         scope=stage_scope(stage),
         evidence=evidence,
-        recommendation=(
-            f"Use {partitions} partitions for this stage (about "
-            f"{data.read_bytes / partitions / _MIB:,.1f} MiB each on {cores} cores) instead "
-            f"of {data.tasks}; if the count comes from a coalesce()/repartition() in the "
-            "code, raise it there."
-        ),
+        recommendation=advice,
         config=config,
         estimated_savings=Savings(
             wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
