@@ -175,3 +175,16 @@ def test_corpus_verdicts_for_runtime_kinds(name: str) -> None:
     assert expected <= kinds, f"missed: {expected - kinds}"
     if label.get("healthy") or name.startswith("generated/"):
         assert kinds <= expected, f"false positive: {kinds - expected}"
+
+
+@pytest.mark.corpus
+def test_gc_in_rdd_code_with_java_serialisation_asks_for_kryo() -> None:
+    rdd_log = CORPUS / "public" / "groupon-sparklint" / "event_log_0"
+    sql_log = CORPUS / "generated" / "gc_pressure_v4.zstd"
+    if not rdd_log.exists():
+        pytest.skip("../shared/eventlogs is not here")
+    [rdd] = gc_pressure(read_application(rdd_log), Thresholds())
+    assert rdd.config["spark.serializer"] == "org.apache.spark.serializer.KryoSerializer"
+    # GC in SQL stages: Spark SQL's rows are not Java-serialised; Kryo would not help.
+    [sql] = gc_pressure(read_application(sql_log), Thresholds())
+    assert "spark.serializer" not in sql.config
