@@ -7,15 +7,140 @@ inverse document frequencies, so a built index ships as plain arrays (no pickles
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from .ports import Matrix, Neighbour, Restricts, Vector
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _PUNCT = re.compile(r"[._\-/#=]+")
+_WORD = re.compile(r"\b\w\w+\b")
+#: Function words that say nothing about a topic (our own short list).
+_STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+    ]
+)
 
 
 def normalise_text(text: str) -> str:
@@ -23,10 +148,9 @@ def normalise_text(text: str) -> str:
     return _PUNCT.sub(" ", _CAMEL.sub(" ", text)).lower()
 
 
-def _counter(vocabulary: Mapping[str, int] | None = None) -> CountVectorizer:
-    return CountVectorizer(
-        preprocessor=normalise_text, stop_words="english", vocabulary=vocabulary, dtype=np.float32
-    )
+def words(text: str) -> list[str]:
+    """The text's terms: normalised, words of two or more characters, no stop words."""
+    return [w for w in _WORD.findall(normalise_text(text)) if w not in _STOP_WORDS]
 
 
 def _unit_rows(matrix: Matrix) -> Matrix:
@@ -41,20 +165,28 @@ class TfidfEmbedder:
     def __init__(self, vocabulary: Sequence[str], idf: Vector) -> None:
         self.vocabulary = tuple(vocabulary)
         self.idf = idf.astype(np.float32)
-        self._counter = _counter({term: i for i, term in enumerate(self.vocabulary)})
+        self._column = {term: i for i, term in enumerate(self.vocabulary)}
+
+    def _counts(self, texts: Sequence[str]) -> Matrix:
+        counts = np.zeros((len(texts), len(self.vocabulary)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term, n in Counter(words(text)).items():
+                column = self._column.get(term)
+                if column is not None:
+                    counts[row, column] = n
+        return counts
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> TfidfEmbedder:
-        counter = _counter()
-        counts = counter.fit_transform(texts)
-        vocabulary = counter.get_feature_names_out().tolist()
+        vocabulary = sorted({w for text in texts for w in words(text)})
+        counts = cls(vocabulary, np.ones(len(vocabulary), dtype=np.float32))._counts(texts)
         # Smoothed idf, as if one extra document held every term once.
-        doc_freq = np.asarray((counts > 0).sum(axis=0)).ravel()
+        doc_freq = (counts > 0).sum(axis=0)
         idf = np.log((1 + len(texts)) / (1 + doc_freq)) + 1
         return cls(vocabulary, idf.astype(np.float32))
 
     def embed_documents(self, texts: Sequence[str]) -> Matrix:
-        counts = self._counter.transform(texts).toarray()
+        counts = self._counts(texts)
         tf = np.where(counts > 0, 1 + np.log(np.maximum(counts, 1)), 0).astype(np.float32)
         return _unit_rows(tf * self.idf)
 
