@@ -12,11 +12,11 @@ from pathlib import Path
 # tests import rather than a directory of loose modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
+import pulumi
 
-from infra.bundle import build_bundles  # noqa: E402
-from infra.config import NAMESPACE, StackConfig, load  # noqa: E402
-from infra.program import declare  # noqa: E402
+from infra.bundle import build_bundles
+from infra.config import NAMESPACE, StackConfig, load
+from infra.program import declare
 
 
 def _stack_values() -> dict[str, object]:

@@ -37,17 +37,28 @@ class Grant:
     #: Names the target in the binding's resource name (``logs``, ``parsed``...).
     label: str = "project"
 
-    def bind(self, name: str, member: pulumi.Input[str], project: str, opts: pulumi.ResourceOptions) -> None:
+    def bind(
+        self, name: str, member: pulumi.Input[str], project: str, opts: pulumi.ResourceOptions
+    ) -> None:
         if self.role in PRIMITIVE_ROLES:
             raise ValueError(f"{name}: {self.role} is a primitive role")
         match self.scope:
             case "project":
-                gcp.projects.IAMMember(name, project=project, role=self.role, member=member, opts=opts)
+                gcp.projects.IAMMember(
+                    name, project=project, role=self.role, member=member, opts=opts
+                )
             case "bucket":
-                gcp.storage.BucketIAMMember(name, bucket=self.target, role=self.role, member=member, opts=opts)
+                gcp.storage.BucketIAMMember(
+                    name, bucket=self.target, role=self.role, member=member, opts=opts
+                )
             case "topic":
                 gcp.pubsub.TopicIAMMember(
-                    name, project=project, topic=self.target, role=self.role, member=member, opts=opts
+                    name,
+                    project=project,
+                    topic=self.target,
+                    role=self.role,
+                    member=member,
+                    opts=opts,
                 )
             case "dataset":
                 gcp.bigquery.DatasetIamMember(
@@ -143,7 +154,9 @@ class PipelineFunction(pulumi.ComponentResource):
         )
         member = self.account.email.apply(lambda email: f"serviceAccount:{email}")
         for grant in spec.grants:
-            grant.bind(f"{spec.name}-{grant.label}-{_role_stem(grant.role)}", member, project, child)
+            grant.bind(
+                f"{spec.name}-{grant.label}-{_role_stem(grant.role)}", member, project, child
+            )
 
         trigger = spec.trigger
         settings = spec.settings

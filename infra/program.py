@@ -61,117 +61,12 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
     project, region, prefix = config.project, config.region, config.prefix
 
     def named(stem: str) -> str:
-        return names.qualified(stem, prefix)
+        return _named(stem, config)
 
-    # -- Cloud Storage --
-    artifacts = gcp.storage.Bucket(
-        "artifacts",
-        name=f"{project}-{named('spark-copilot-artifacts')}",
-        location=region,
-        project=project,
-        uniform_bucket_level_access=True,
-        public_access_prevention="enforced",
-        lifecycle_rules=[
-            {
-                "action": {"type": "Delete"},
-                "condition": {
-                    "age": config.parsed_retention_days,
-                    "matches_prefixes": [names.PREFIX_PARSED],
-                },
-            },
-            # Superseded bundles: a function's current one is never noncurrent.
-            {"action": {"type": "Delete"}, "condition": {"num_newer_versions": 3}},
-        ],
-        versioning={"enabled": True},
-    )
-    if config.logs_bucket:
-        existing = gcp.storage.get_bucket_output(name=config.logs_bucket)
-        logs_bucket, logs_region = existing.name, existing.location.apply(str.lower)
-    else:
-        logs = gcp.storage.Bucket(
-            "logs",
-            name=f"{project}-{named('spark-logs')}",
-            location=region,
-            project=project,
-            uniform_bucket_level_access=True,
-            public_access_prevention="enforced",
-            lifecycle_rules=(
-                [{"action": {"type": "Delete"}, "condition": {"age": config.log_retention_days}}]
-                if config.log_retention_days
-                else []
-            ),
-        )
-        logs_bucket, logs_region = logs.name, pulumi.Output.from_input(region)
-
-    # -- Pub/Sub --
-    topics = {
-        topic: gcp.pubsub.Topic(f"topic-{topic}", name=named(topic), project=project)
-        for topic in names.TOPICS
-    }
+    artifacts, logs_bucket, logs_region = _buckets(config)
+    topics, pubsub_agent = _messaging(config)
     dead_letter = topics[names.TOPIC_DEAD_LETTER]
-    gcp.pubsub.Subscription(
-        "dead-letter-hold",
-        name=named(names.SUBSCRIPTION_DEAD_LETTER),
-        topic=dead_letter.id,
-        project=project,
-        message_retention_duration="604800s",
-        expiration_policy={"ttl": ""},
-    )
-    project_number = gcp.organizations.get_project_output(project_id=project).number
-    pubsub_agent = project_number.apply(
-        lambda number: f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-    )
-    gcp.pubsub.TopicIAMMember(
-        "dead-letter-pubsub-agent",
-        topic=dead_letter.name,
-        project=project,
-        role=_PUBLISHER,
-        member=pubsub_agent,
-    )
-    # Cloud Storage's own agent publishes the finalize notifications Eventarc listens to.
-    gcs_agent = gcp.storage.get_project_service_account_output(project=project).email_address
-    gcp.projects.IAMMember(
-        "gcs-agent-publisher",
-        project=project,
-        role=_PUBLISHER,
-        member=gcs_agent.apply(lambda email: f"serviceAccount:{email}"),
-    )
-
-    # -- Firestore, BigQuery, Secret Manager --
-    gcp.firestore.Database(
-        "firestore",
-        name="(default)",
-        project=project,
-        location_id=region,
-        type="FIRESTORE_NATIVE",
-        delete_protection_state="DELETE_PROTECTION_ENABLED",
-        deletion_policy="ABANDON",
-    )
-    dataset = gcp.bigquery.Dataset(
-        "history",
-        # BigQuery ids take no hyphen.
-        dataset_id=named(names.DATASET_HISTORY).replace("-", "_"),
-        project=project,
-        location=region,
-        description="Spark Copilot: every analysed application, its stages and findings",
-    )
-    for table in HISTORY_TABLES.values():
-        gcp.bigquery.Table(
-            f"history-{table.name}",
-            dataset_id=dataset.dataset_id,
-            table_id=table.name,
-            project=project,
-            schema=json.dumps(table.as_bigquery_json()),
-            time_partitioning={"type": "DAY", "field": PARTITION_COLUMN},
-            clusterings=[CLUSTER_COLUMN],
-            deletion_protection=True,
-        )
-    api_keys = gcp.secretmanager.Secret(
-        "api-keys",
-        secret_id=named(names.SECRET_API_KEYS),
-        project=project,
-        replication={"auto": {}},
-    )
+    dataset, api_keys = _stores(config)
 
     # -- Vertex AI Vector Search (the knowledge base) --
     knowledge_environment: dict[str, pulumi.Input[str]] = {}
@@ -328,10 +223,139 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
     return Pipeline(logs_bucket, artifacts, topics, functions)
 
 
+def _named(stem: str, config: StackConfig) -> str:
+    return names.qualified(stem, config.prefix)
+
+
+def _buckets(
+    config: StackConfig,
+) -> tuple[gcp.storage.Bucket, pulumi.Output[str], pulumi.Output[str]]:
+    """The artifacts bucket, and the logs bucket's name and region (created, or existing)."""
+    project, region = config.project, config.region
+    artifacts = gcp.storage.Bucket(
+        "artifacts",
+        name=f"{project}-{_named('spark-copilot-artifacts', config)}",
+        location=region,
+        project=project,
+        uniform_bucket_level_access=True,
+        public_access_prevention="enforced",
+        lifecycle_rules=[
+            {
+                "action": {"type": "Delete"},
+                "condition": {
+                    "age": config.parsed_retention_days,
+                    "matches_prefixes": [names.PREFIX_PARSED],
+                },
+            },
+            # Superseded bundles: a function's current one is never noncurrent.
+            {"action": {"type": "Delete"}, "condition": {"num_newer_versions": 3}},
+        ],
+        versioning={"enabled": True},
+    )
+    if config.logs_bucket:
+        existing = gcp.storage.get_bucket_output(name=config.logs_bucket)
+        logs_bucket, logs_region = existing.name, existing.location.apply(str.lower)
+    else:
+        logs = gcp.storage.Bucket(
+            "logs",
+            name=f"{project}-{_named('spark-logs', config)}",
+            location=region,
+            project=project,
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            lifecycle_rules=(
+                [{"action": {"type": "Delete"}, "condition": {"age": config.log_retention_days}}]
+                if config.log_retention_days
+                else []
+            ),
+        )
+        logs_bucket, logs_region = logs.name, pulumi.Output.from_input(region)
+    return artifacts, logs_bucket, logs_region
+
+
+def _messaging(config: StackConfig) -> tuple[dict[str, gcp.pubsub.Topic], pulumi.Output[str]]:
+    """The topics, a subscription holding dead letters, and the service agents' rights;
+    returns the topics and Pub/Sub's service agent (as an IAM member)."""
+    project = config.project
+    topics = {
+        topic: gcp.pubsub.Topic(f"topic-{topic}", name=_named(topic, config), project=project)
+        for topic in names.TOPICS
+    }
+    dead_letter = topics[names.TOPIC_DEAD_LETTER]
+    gcp.pubsub.Subscription(
+        "dead-letter-hold",
+        name=_named(names.SUBSCRIPTION_DEAD_LETTER, config),
+        topic=dead_letter.id,
+        project=project,
+        message_retention_duration="604800s",
+        expiration_policy={"ttl": ""},
+    )
+    project_number = gcp.organizations.get_project_output(project_id=project).number
+    pubsub_agent = project_number.apply(
+        lambda number: f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+    )
+    gcp.pubsub.TopicIAMMember(
+        "dead-letter-pubsub-agent",
+        topic=dead_letter.name,
+        project=project,
+        role=_PUBLISHER,
+        member=pubsub_agent,
+    )
+    # Cloud Storage's own agent publishes the finalize notifications Eventarc listens to.
+    gcs_agent = gcp.storage.get_project_service_account_output(project=project).email_address
+    gcp.projects.IAMMember(
+        "gcs-agent-publisher",
+        project=project,
+        role=_PUBLISHER,
+        member=gcs_agent.apply(lambda email: f"serviceAccount:{email}"),
+    )
+    return topics, pubsub_agent
+
+
+def _stores(config: StackConfig) -> tuple[gcp.bigquery.Dataset, gcp.secretmanager.Secret]:
+    """Firestore, the BigQuery history and the API keys' secret."""
+    project, region = config.project, config.region
+    gcp.firestore.Database(
+        "firestore",
+        name="(default)",
+        project=project,
+        location_id=region,
+        type="FIRESTORE_NATIVE",
+        delete_protection_state="DELETE_PROTECTION_ENABLED",
+        deletion_policy="ABANDON",
+    )
+    dataset = gcp.bigquery.Dataset(
+        "history",
+        # BigQuery ids take no hyphen.
+        dataset_id=_named(names.DATASET_HISTORY, config).replace("-", "_"),
+        project=project,
+        location=region,
+        description="Spark Copilot: every analysed application, its stages and findings",
+    )
+    for table in HISTORY_TABLES.values():
+        gcp.bigquery.Table(
+            f"history-{table.name}",
+            dataset_id=dataset.dataset_id,
+            table_id=table.name,
+            project=project,
+            schema=json.dumps(table.as_bigquery_json()),
+            time_partitioning={"type": "DAY", "field": PARTITION_COLUMN},
+            clusterings=[CLUSTER_COLUMN],
+            deletion_protection=True,
+        )
+    api_keys = gcp.secretmanager.Secret(
+        "api-keys",
+        secret_id=_named(names.SECRET_API_KEYS, config),
+        project=project,
+        replication={"auto": {}},
+    )
+    return dataset, api_keys
+
+
 def _account(stem: str, display_name: str, config: StackConfig) -> gcp.serviceaccount.Account:
     return gcp.serviceaccount.Account(
         stem,
-        account_id=names.qualified(stem, config.prefix),
+        account_id=_named(stem, config),
         display_name=display_name,
         project=config.project,
     )

@@ -14,6 +14,7 @@ from infra.config import StackConfig
 from infra.program import Pipeline, declare
 
 PROJECT_NUMBER = "123456789"
+GCS_AGENT_DOMAIN = "gs-project-accounts.iam.gserviceaccount.com"
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ class _Cloud(pulumi.runtime.Mocks):
         if args.token.endswith("getProject"):
             return {"number": PROJECT_NUMBER, "projectId": self.project}
         if args.token.endswith("getProjectServiceAccount"):
-            return {"emailAddress": f"service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"}
+            return {"emailAddress": f"service-{PROJECT_NUMBER}@{GCS_AGENT_DOMAIN}"}
         if args.token.endswith("getBucket"):
             return {"name": args.args["name"], "location": self.bucket_location}
-        raise AssertionError(f"the program calls {args.token}, which the test cloud does not answer")
+        raise AssertionError(
+            f"the program calls {args.token}, which the test cloud does not answer"
+        )
 
 
 def run_program(
@@ -65,7 +68,7 @@ def run_program(
     pulumi.runtime.set_mocks(cloud, project="spark-copilot", stack="test", preview=False)
     declared: list[Pipeline] = []
 
-    @pulumi.runtime.test  # type: ignore[misc]
+    @pulumi.runtime.test
     def program() -> pulumi.Output[list[Any]]:
         pipeline = declare(config, bundles)
         declared.append(pipeline)

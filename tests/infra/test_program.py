@@ -54,7 +54,7 @@ def declared(bundles: dict[str, Path]) -> list[Declared]:
         project=PROJECT,
         prefix=PREFIX,
         api_invokers=("group:data-platform@example.com",),
-        functions={"train": {"memory": "8Gi"}},  # type: ignore[dict-item]
+        functions={"train": {"memory": "8Gi"}},
     )
     return run_program(config, bundles)[1]
 
@@ -91,10 +91,15 @@ def test_function_settings_and_overrides(declared: list[Declared]) -> None:
     functions = _functions(declared)
     for name, function in functions.items():
         service = function["serviceConfig"]
-        assert service["serviceAccountEmail"] == f"{_named('fn-' + name)}@{PROJECT}.iam.gserviceaccount.com"
+        assert (
+            service["serviceAccountEmail"]
+            == f"{_named('fn-' + name)}@{PROJECT}.iam.gserviceaccount.com"
+        )
         assert service["environmentVariables"]["SPARK_COPILOT_PIPELINE__BACKEND"] == "gcp"
         assert service["environmentVariables"]["SPARK_COPILOT_PIPELINE__PREFIX"] == PREFIX
-        assert service["environmentVariables"]["SPARK_COPILOT_PIPELINE__ARTIFACTS_BUCKET"] == ARTIFACTS
+        assert (
+            service["environmentVariables"]["SPARK_COPILOT_PIPELINE__ARTIFACTS_BUCKET"] == ARTIFACTS
+        )
         # Pub/Sub redelivers a push after the ack deadline (600 s at most).
         if name in PUSHED:
             assert service["timeoutSeconds"] <= 570
@@ -164,8 +169,16 @@ def _iam(declared: list[Declared]) -> set[tuple[str, str, str]]:
         who = who.split("@")[0].removeprefix(f"{PREFIX}-") if PROJECT in who else who
         target = next(
             str(d.inputs[key])
-            for key in ("bucket", "topic", "subscription", "datasetId", "secretId", "name",
-                        "serviceAccountId", "project")
+            for key in (
+                "bucket",
+                "topic",
+                "subscription",
+                "datasetId",
+                "secretId",
+                "name",
+                "serviceAccountId",
+                "project",
+            )
             if key in d.inputs
         )
         bindings.add((who, d.inputs["role"], target.rsplit("/", 1)[-1]))
@@ -205,8 +218,11 @@ def _expected_iam() -> set[tuple[str, str, str]]:
         (GCS_AGENT, publisher, PROJECT),
         # Pub/Sub forwards undeliverable messages and signs pushes as the invoker.
         (PUBSUB_AGENT, publisher, "dev-dead-letter"),
-        (PUBSUB_AGENT, "roles/iam.serviceAccountTokenCreator", _named("push-invoker")
-         + f"@{PROJECT}.iam.gserviceaccount.com"),
+        (
+            PUBSUB_AGENT,
+            "roles/iam.serviceAccountTokenCreator",
+            _named("push-invoker") + f"@{PROJECT}.iam.gserviceaccount.com",
+        ),
         ("group:data-platform@example.com", invoker, "dev-api"),
     }
     for agent in AGENT_FUNCTIONS:
@@ -296,7 +312,10 @@ def test_scheduler_firestore_and_vector_search(declared: list[Declared]) -> None
     (index,) = _of(declared, "gcp:vertex/aiIndex:AiIndex").values()
     assert index["indexUpdateMethod"] == "STREAM_UPDATE"
     assert index["metadata"]["config"]["dimensions"] == 768
-    assert len(_of(declared, "gcp:vertex/aiIndexEndpointDeployedIndex:AiIndexEndpointDeployedIndex")) == 1
+    assert (
+        len(_of(declared, "gcp:vertex/aiIndexEndpointDeployedIndex:AiIndexEndpointDeployedIndex"))
+        == 1
+    )
 
 
 @pytest.mark.parametrize(
@@ -304,7 +323,10 @@ def test_scheduler_firestore_and_vector_search(declared: list[Declared]) -> None
     [
         ({"project": PROJECT, "api_invokers": ["allUsers"]}, "spark-copilot:api_invokers"),
         ({"project": PROJECT, "prefix": "Prod_1"}, "spark-copilot:prefix"),
-        ({"project": PROJECT, "functions": {"api": {"cpu": 0.5, "concurrency": 8}}}, "functions.api"),
+        (
+            {"project": PROJECT, "functions": {"api": {"cpu": 0.5, "concurrency": 8}}},
+            "functions.api",
+        ),
         ({"project": PROJECT, "max_delivery_attempts": 2}, "max_delivery_attempts"),
         ({"project": PROJECT, "colour": "blue"}, "spark-copilot:colour"),
     ],
