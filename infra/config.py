@@ -7,10 +7,13 @@ A wrong value stops ``pulumi preview`` with one line naming the key.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Final, Literal
 
+import pulumi
+from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparkcopilot.errors import UsageError
@@ -118,6 +121,34 @@ class StackConfig(_Config):
         default = DEFAULT_SETTINGS[function]
         overrides = self.functions.get(function)
         return overrides.applied_to(default) if overrides else default
+
+
+def from_pulumi() -> StackConfig:
+    """The stack's configuration: ``gcp:project``, ``gcp:region`` and ``spark-copilot:*``."""
+    provider = pulumi.Config("gcp")
+    project = provider.get("project")
+    if not project:
+        raise UsageError("gcp:project is not set: pulumi config set gcp:project MY_PROJECT")
+    values: dict[str, object] = {"project": project}
+    if region := provider.get("region"):
+        values["region"] = region
+    # pulumi.Config cannot list its keys, and a misspelt key must be refused, not ignored.
+    every = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    for key, raw in every.items():
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        field = StackConfig.model_fields.get(name)
+        # Structured values (lists, maps, booleans, numbers) arrive as JSON text.
+        values[name] = raw if field is not None and field.annotation is str else _parsed(raw)
+    return load(values)
+
+
+def _parsed(raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def load(values: dict[str, object]) -> StackConfig:

@@ -7,14 +7,15 @@ import ast
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from infra.bundle import build_bundles
-from infra.config import StackConfig, load
+from infra.config import StackConfig, from_pulumi, load
 from sparkcopilot import resources
 from sparkcopilot.errors import UsageError
 from sparkcopilot.history_schema import HISTORY_TABLES
@@ -337,3 +338,45 @@ def test_wrong_configuration_is_one_line_naming_the_key(
     with pytest.raises(UsageError, match=complaint) as raised:
         load(values)
     assert "\n" not in str(raised.value)
+
+
+@pytest.fixture
+def stack_config() -> Iterator[Callable[[dict[str, str]], StackConfig]]:
+    def read(values: dict[str, str]) -> StackConfig:
+        pulumi.runtime.set_all_config(values)
+        return from_pulumi()
+
+    yield read
+    pulumi.runtime.set_all_config({})
+
+
+def test_stack_configuration_as_pulumi_hands_it_over(
+    stack_config: Callable[[dict[str, str]], StackConfig],
+) -> None:
+    config = stack_config(
+        {
+            "gcp:project": PROJECT,
+            "gcp:region": "europe-west1",
+            "spark-copilot:prefix": "dev",
+            "spark-copilot:logs_bucket": "12345",
+            "spark-copilot:vector_search": "false",
+            "spark-copilot:max_delivery_attempts": "7",
+            "spark-copilot:api_invokers": '["group:a@example.com"]',
+            "spark-copilot:functions": '{"train": {"memory": "8Gi"}}',
+        }
+    )
+    assert (config.project, config.region, config.prefix) == (PROJECT, "europe-west1", "dev")
+    assert config.logs_bucket == "12345" and config.vector_search is False
+    assert config.max_delivery_attempts == 7
+    assert config.api_invokers == ("group:a@example.com",)
+    assert config.settings("train").memory == "8Gi"
+    assert config.settings("ingest").memory == "4Gi"
+
+
+def test_stack_configuration_refuses_a_misspelt_key_and_a_missing_project(
+    stack_config: Callable[[dict[str, str]], StackConfig],
+) -> None:
+    with pytest.raises(UsageError, match="spark-copilot:log_bucket"):
+        stack_config({"gcp:project": PROJECT, "spark-copilot:log_bucket": "x"})
+    with pytest.raises(UsageError, match="gcp:project"):
+        stack_config({"spark-copilot:prefix": "dev"})
