@@ -122,7 +122,8 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
         return [Grant("topic", _PUBLISHER, topics[topic].name, topic) for topic in published]
 
     reads_artifacts = Grant("bucket", "roles/storage.objectViewer", artifacts.name, "artifacts")
-    writes_artifacts = Grant("bucket", "roles/storage.objectCreator", artifacts.name, "artifacts")
+    # Writers may overwrite (a redelivered event, the current model's pointer): objectUser.
+    writes_artifacts = Grant("bucket", "roles/storage.objectUser", artifacts.name, "artifacts")
     firestore = Grant("project", _DATASTORE)
 
     functions: dict[str, PipelineFunction] = {}
@@ -149,13 +150,13 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
             spec, project=project, region=region, account_id=named(f"fn-{name}")
         )
 
+    # Poison input is parked on the dead-letter topic by the function that meets it (§6).
     function(
         "ingest",
         "ingest",
         StorageTrigger(bucket=logs_bucket, region=logs_region, invoker=eventarc_invoker),
         [
             Grant("bucket", "roles/storage.objectViewer", logs_bucket, "logs"),
-            reads_artifacts,
             writes_artifacts,
             firestore,
             *publishes(names.TOPIC_PARSED, names.TOPIC_DEAD_LETTER),
@@ -166,7 +167,11 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
             "analyze",
             f"analyze-{agent}",
             pushed_from(names.TOPIC_PARSED, names.agent_subscription(agent)),
-            [reads_artifacts, firestore, *publishes(names.TOPIC_DISPATCH)],
+            [
+                reads_artifacts,
+                firestore,
+                *publishes(names.TOPIC_DISPATCH, names.TOPIC_DEAD_LETTER),
+            ],
         )
     function(
         "recommend",
@@ -176,7 +181,7 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
             reads_artifacts,
             firestore,
             Grant("dataset", "roles/bigquery.dataEditor", dataset.dataset_id, "history"),
-            *publishes(names.TOPIC_RESULTS),
+            *publishes(names.TOPIC_RESULTS, names.TOPIC_DEAD_LETTER),
             *([Grant("project", "roles/aiplatform.user")] if config.vector_search else []),
         ],
         knowledge_environment,
@@ -199,8 +204,8 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
         [
             Grant("dataset", "roles/bigquery.dataViewer", dataset.dataset_id, "history"),
             Grant("project", "roles/bigquery.jobUser"),
-            reads_artifacts,
             writes_artifacts,
+            *publishes(names.TOPIC_DEAD_LETTER),
         ],
     )
 
@@ -247,10 +252,7 @@ def _buckets(
                     "matches_prefixes": [names.PREFIX_PARSED],
                 },
             },
-            # Superseded bundles: a function's current one is never noncurrent.
-            {"action": {"type": "Delete"}, "condition": {"num_newer_versions": 3}},
         ],
-        versioning={"enabled": True},
     )
     if config.logs_bucket:
         existing = gcp.storage.get_bucket_output(name=config.logs_bucket)

@@ -187,16 +187,16 @@ def _iam(declared: list[Declared]) -> set[tuple[str, str, str]]:
 
 
 def _expected_iam() -> set[tuple[str, str, str]]:
-    viewer, creator, publisher = (
+    viewer, creator, user, publisher = (
         "roles/storage.objectViewer",
         "roles/storage.objectCreator",
+        "roles/storage.objectUser",
         "roles/pubsub.publisher",
     )
     datastore, invoker = "roles/datastore.user", "roles/run.invoker"
     expected = {
         ("fn-ingest", viewer, LOGS),
-        ("fn-ingest", viewer, ARTIFACTS),
-        ("fn-ingest", creator, ARTIFACTS),
+        ("fn-ingest", user, ARTIFACTS),
         ("fn-ingest", datastore, PROJECT),
         ("fn-ingest", publisher, "dev-parsed"),
         ("fn-ingest", publisher, "dev-dead-letter"),
@@ -204,14 +204,15 @@ def _expected_iam() -> set[tuple[str, str, str]]:
         ("fn-recommend", datastore, PROJECT),
         ("fn-recommend", "roles/bigquery.dataEditor", "dev_spark_copilot"),
         ("fn-recommend", publisher, "dev-results"),
+        ("fn-recommend", publisher, "dev-dead-letter"),
         ("fn-recommend", "roles/aiplatform.user", PROJECT),
         ("fn-api", creator, LOGS),
         ("fn-api", datastore, PROJECT),
         ("fn-api", "roles/secretmanager.secretAccessor", "dev-api-keys"),
         ("fn-train", "roles/bigquery.dataViewer", "dev_spark_copilot"),
         ("fn-train", "roles/bigquery.jobUser", PROJECT),
-        ("fn-train", viewer, ARTIFACTS),
-        ("fn-train", creator, ARTIFACTS),
+        ("fn-train", user, ARTIFACTS),
+        ("fn-train", publisher, "dev-dead-letter"),
         # Eventarc delivers the finalize events to ingest only.
         ("eventarc-invoker", "roles/eventarc.eventReceiver", PROJECT),
         ("eventarc-invoker", invoker, "dev-ingest"),
@@ -231,6 +232,7 @@ def _expected_iam() -> set[tuple[str, str, str]]:
             (f"fn-{agent}", viewer, ARTIFACTS),
             (f"fn-{agent}", datastore, PROJECT),
             (f"fn-{agent}", publisher, "dev-dispatch"),
+            (f"fn-{agent}", publisher, "dev-dead-letter"),
         }
     for function, subscription in PUSHED.items():
         expected |= {
