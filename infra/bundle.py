@@ -2,7 +2,8 @@
 
 ``python -m infra.bundle`` writes ``build/bundles/<function>-<sha256-12>.zip`` for every
 ``functions/<function>/main.py``, and ``manifest.json`` naming them. Each zip holds the
-function's modules, the ``sparkcopilot`` package (the files its wheel ships) and a
+function's modules, the ``sparkcopilot`` package (the files its wheel ships, the knowledge
+index included) and a
 ``requirements.txt`` pinning exactly what the function declares in its ``requirements.in``
 plus everything those need, at the versions installed here (the Pulumi program and Cloud
 Build run in the environment the tests passed in). Entries are sorted, timestamps and
@@ -23,6 +24,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +38,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from sparkcopilot.errors import UsageError
+from sparkcopilot.knowledge.entries import digest
+from sparkcopilot.knowledge.index import INDEX_FILE, build_index, save_index
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR: Final = ROOT / "functions"
@@ -148,6 +152,26 @@ def _package_files(project: _Project) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(base).as_posix(), path
 
 
+def _knowledge_index(project: _Project, cache_dir: Path) -> tuple[str, bytes]:
+    """The knowledge index a wheel ships (setup.py builds it; without it the function would
+    build it at every cold start), re-zipped to depend on its content only. Built once per
+    knowledge-base digest."""
+    kb = project.package_dir / "knowledge" / "kb"
+    cached = cache_dir / f"knowledge-index-{digest(kb)}.npz"
+    if not cached.is_file():
+        with tempfile.TemporaryDirectory() as scratch:
+            built = Path(scratch) / INDEX_FILE.name
+            save_index(build_index(kb), built)
+            with zipfile.ZipFile(built) as npz:
+                members = {info.filename: npz.read(info) for info in npz.infolist()}
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(cached, zip_bytes(members))
+    name = (project.package_dir / "knowledge" / INDEX_FILE.name).relative_to(
+        project.package_dir.parent
+    )
+    return name.as_posix(), cached.read_bytes()
+
+
 def bundle_entries(function_dir: Path, root: Path = ROOT) -> dict[str, bytes]:
     """What goes into one function's zip, by name in the zip."""
     if not (function_dir / "main.py").is_file():
@@ -160,6 +184,8 @@ def bundle_entries(function_dir: Path, root: Path = ROOT) -> dict[str, bytes]:
     pins = pinned_requirements(requirements, root)
     entries = {path.name: path.read_bytes() for path in function_dir.glob("*.py")}
     entries.update((name, path.read_bytes()) for name, path in _package_files(project))
+    index_name, index = _knowledge_index(project, root / "build" / "cache")
+    entries[index_name] = index
     header = f"# {function_dir.name}: pinned by infra/bundle.py for {RUNTIME}\n"
     entries["requirements.txt"] = (header + "".join(f"{pin}\n" for pin in pins)).encode()
     return entries
@@ -179,8 +205,10 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the bundles from other users
     os.replace(temporary, path)
 
 
@@ -193,6 +221,7 @@ def build_bundle(function_dir: Path, out_dir: Path = OUT_DIR, root: Path = ROOT)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}-{sha256[:12]}.zip"
     for stale in out_dir.glob(f"{name}-*.zip"):
+        # Same length: this function's older bundle, not one of a function ``<name>-x``.
         if stale != path and len(stale.stem) == len(path.stem):
             stale.unlink()
     if not path.is_file():
@@ -216,15 +245,6 @@ def build_bundles(
     manifest = {bundle.function: bundle.path.name for bundle in bundles}
     _write_atomically(out_dir / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return bundles
-
-
-def read_manifest(out_dir: Path = OUT_DIR) -> dict[str, Path]:
-    """The bundles the last ``python -m infra.bundle`` built, by function."""
-    manifest = out_dir / MANIFEST
-    if not manifest.is_file():
-        raise BundleError(f"{manifest} is missing: run python -m infra.bundle first")
-    names: dict[str, str] = json.loads(manifest.read_text())
-    return {function: out_dir / name for function, name in names.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

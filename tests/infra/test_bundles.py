@@ -14,10 +14,12 @@ pip's check when Cloud Functions builds the function.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -32,9 +34,10 @@ from infra.bundle import (
     function_dirs,
     main,
     pinned_requirements,
-    read_manifest,
 )
 from infra.program import ENTRY_POINTS
+from sparkcopilot.knowledge.entries import KB_DIR, digest
+from sparkcopilot.knowledge.index import load_index
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def test_a_changed_function_changes_only_its_own_name(
     rebuilt = {b.function: b.path.name for b in build_bundles(functions, tmp_path / "out")}
     changed = {f for f, name in rebuilt.items() if name != bundles[f].name}
     assert changed == {"train"}
-    assert read_manifest(tmp_path / "out") == {f: tmp_path / "out" / n for f, n in rebuilt.items()}
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == rebuilt
 
 
 def test_bundle_content(bundles: dict[str, Path]) -> None:
@@ -95,6 +98,8 @@ def test_bundle_content(bundles: dict[str, Path]) -> None:
         } <= set(names)
         # The knowledge base's entries ship as the wheel's package data does.
         assert any(n.startswith("sparkcopilot/knowledge/kb/") and n.endswith(".md") for n in names)
+        assert "sparkcopilot/knowledge/_index.npz" in names
+        assert shipped_digest(path) == digest(KB_DIR)
         assert not [n for n in names if "__pycache__" in n or n.endswith((".so", ".pyc", ".in"))]
         assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert {info.external_attr >> 16 for info in infos} == {0o100644}
@@ -103,6 +108,15 @@ def test_bundle_content(bundles: dict[str, Path]) -> None:
         assert pins == sorted(pins, key=lambda pin: pin.split("==")[0])
         defined = {node.name for node in main_py.body if isinstance(node, ast.FunctionDef)}
         assert set(ENTRY_POINTS[function]) <= defined
+
+
+def shipped_digest(bundle: Path) -> str:
+    """The knowledge-base digest of the index in the bundle (what the function checks
+    before it uses it)."""
+    with zipfile.ZipFile(bundle) as archive, tempfile.TemporaryDirectory() as scratch:
+        index = Path(scratch) / "_index.npz"
+        index.write_bytes(archive.read("sparkcopilot/knowledge/_index.npz"))
+        return load_index(index).digest
 
 
 def test_requirements_pin_what_is_declared_and_what_that_needs_only(tmp_path: Path) -> None:
@@ -172,7 +186,6 @@ def _import_in_fresh_venv(
     check = (
         "import sys, main; "
         f"assert all(callable(getattr(main, e)) for e in {list(entry_points)!r}); "
-        "import sparkcopilot.resources; "
         f"assert not any({sys.prefix!r} in p for p in sys.path), sys.path"
     )
     return subprocess.run(
