@@ -13,7 +13,6 @@ pip's check when Cloud Functions builds the function.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
@@ -38,6 +37,8 @@ from infra.bundle import (
 from infra.program import ENTRY_POINTS
 from sparkcopilot.knowledge.entries import KB_DIR, digest
 from sparkcopilot.knowledge.index import load_index
+
+from .entry_points import defined_names
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_bundle_content(bundles: dict[str, Path]) -> None:
             infos = archive.infolist()
             names = [info.filename for info in infos]
             requirements = archive.read("requirements.txt").decode().splitlines()
-            main_py = ast.parse(archive.read("main.py"))
+            defined = defined_names(archive.read("main.py"))
         assert names == sorted(names)
         assert {
             "main.py",
@@ -106,7 +107,6 @@ def test_bundle_content(bundles: dict[str, Path]) -> None:
         pins = [line for line in requirements if not line.startswith("#")]
         assert all("==" in pin for pin in pins)
         assert pins == sorted(pins, key=lambda pin: pin.split("==")[0])
-        defined = {node.name for node in main_py.body if isinstance(node, ast.FunctionDef)}
         assert set(ENTRY_POINTS[function]) <= defined
 
 

@@ -3,7 +3,6 @@ policies, IAM bindings and function settings, and that it names what the code us
 
 from __future__ import annotations
 
-import ast
 import json
 import zipfile
 from collections import Counter
@@ -21,6 +20,7 @@ from sparkcopilot.errors import UsageError
 from sparkcopilot.history_schema import HISTORY_TABLES
 
 from .cloud import PROJECT_NUMBER, Declared, run_program
+from .entry_points import defined_names
 
 PROJECT = "my-project"
 PREFIX = "dev"
@@ -83,8 +83,7 @@ def test_every_function_is_declared_gen2_python311_with_its_entry_point(
         # The entry point is a top-level function of the main.py inside that very bundle.
         (bundle,) = [p for p in bundles.values() if p.name == bundle_name]
         with zipfile.ZipFile(bundle) as archive:
-            tree = ast.parse(archive.read("main.py"))
-        defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+            defined = defined_names(archive.read("main.py"))
         assert build["entryPoint"] in defined, (name, bundle_name)
 
 
