@@ -28,15 +28,22 @@ class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+Memory = Annotated[str, Field(pattern=r"^[1-9][0-9]*(Mi|Gi)$")]
+Cpu = Annotated[float, Field(gt=0, le=8)]
+TimeoutS = Annotated[int, Field(ge=1, le=3600)]
+Concurrency = Annotated[int, Field(ge=1, le=1000)]
+Instances = Annotated[int, Field(ge=1, le=1000)]
+
+
 class FunctionSettings(_Config):
     """What one function runs with (gen2: a Cloud Run service underneath)."""
 
-    memory: Annotated[str, Field(pattern=r"^[1-9][0-9]*(Mi|Gi)$")]
-    cpu: Annotated[float, Field(gt=0, le=8)]
-    timeout_s: Annotated[int, Field(ge=1, le=3600)]
+    memory: Memory
+    cpu: Cpu
+    timeout_s: TimeoutS
     #: Requests one instance serves at once (above 1 needs a whole CPU: Cloud Run's rule).
-    concurrency: Annotated[int, Field(ge=1, le=1000)] = 1
-    max_instances: Annotated[int, Field(ge=1, le=1000)] = 10
+    concurrency: Concurrency = 1
+    max_instances: Instances = 10
 
     @model_validator(mode="after")
     def _whole_cpu_for_concurrency(self) -> FunctionSettings:
@@ -46,11 +53,11 @@ class FunctionSettings(_Config):
 
 
 class FunctionOverrides(_Config):
-    memory: Annotated[str, Field(pattern=r"^[1-9][0-9]*(Mi|Gi)$")] | None = None
-    cpu: Annotated[float, Field(gt=0, le=8)] | None = None
-    timeout_s: Annotated[int, Field(ge=1, le=3600)] | None = None
-    concurrency: Annotated[int, Field(ge=1, le=1000)] | None = None
-    max_instances: Annotated[int, Field(ge=1, le=1000)] | None = None
+    memory: Memory | None = None
+    cpu: Cpu | None = None
+    timeout_s: TimeoutS | None = None
+    concurrency: Concurrency | None = None
+    max_instances: Instances | None = None
 
     def applied_to(self, settings: FunctionSettings) -> FunctionSettings:
         changed = self.model_dump(exclude_none=True)
@@ -67,6 +74,18 @@ DEFAULT_SETTINGS: Final[Mapping[FunctionName, FunctionSettings]] = {
     "recommend": FunctionSettings(memory="1Gi", cpu=1, timeout_s=300, concurrency=4),
     "api": FunctionSettings(memory="1Gi", cpu=1, timeout_s=60, concurrency=20),
     "train": FunctionSettings(memory="4Gi", cpu=2, timeout_s=540, max_instances=1),
+}
+
+
+#: The longest a function may run: an Eventarc-triggered one 540 s (Cloud Functions' limit);
+#: a pushed one stays under Pub/Sub's 600 s acknowledgement deadline, or it is redelivered
+#: while still running.
+MAX_TIMEOUT_S: Final[Mapping[FunctionName, int]] = {
+    "ingest": 540,
+    "analyze": 570,
+    "recommend": 570,
+    "train": 570,
+    "api": 3600,
 }
 
 
@@ -111,9 +130,12 @@ class StackConfig(_Config):
     def _overrides_apply(self) -> StackConfig:
         for function in self.functions:
             try:
-                self.settings(function)
+                timeout_s = self.settings(function).timeout_s
             except ValidationError as exc:
                 raise ValueError(f"functions.{function}: {exc.errors()[0]['msg']}") from None
+            if timeout_s > MAX_TIMEOUT_S[function]:
+                limit = MAX_TIMEOUT_S[function]
+                raise ValueError(f"functions.{function}: timeout_s above {limit} s")
         return self
 
     def settings(self, function: FunctionName) -> FunctionSettings:

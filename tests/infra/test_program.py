@@ -330,6 +330,7 @@ def test_scheduler_firestore_and_vector_search(declared: list[Declared]) -> None
             "functions.api",
         ),
         ({"project": PROJECT, "max_delivery_attempts": 2}, "max_delivery_attempts"),
+        ({"project": PROJECT, "functions": {"train": {"timeout_s": 900}}}, "functions.train"),
         ({"project": PROJECT, "colour": "blue"}, "spark-copilot:colour"),
     ],
 )
