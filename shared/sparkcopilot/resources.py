@@ -37,6 +37,8 @@ def agent_subscription(agent: AgentName) -> str:
 
 SUBSCRIPTION_DISPATCH: Final = f"{TOPIC_DISPATCH}-recommend"
 SUBSCRIPTION_TRAIN: Final = f"{TOPIC_TRAIN}-train"
+#: A pull subscription that holds dead letters for inspection (a topic keeps nothing itself).
+SUBSCRIPTION_DEAD_LETTER: Final = f"{TOPIC_DEAD_LETTER}-hold"
 
 # -- Firestore --
 #: analyses/{id}: status, object, completed_at, findings | error (DESIGN.md §6).
@@ -51,6 +53,10 @@ COLLECTION_CONTENT: Final = "contents"
 PREFIX_PARSED: Final = "parsed/"
 #: Where model versions are kept in the artifacts bucket.
 PREFIX_MODELS: Final = "models/"
+#: Where the deploy bundles (one zip per function version) are kept in the artifacts bucket.
+PREFIX_SOURCES: Final = "sources/"
+#: Where the knowledge base's vectors are staged for the Vector Search index.
+PREFIX_KNOWLEDGE: Final = "knowledge/"
 
 # -- BigQuery --
 DATASET_HISTORY: Final = "spark_copilot"
