@@ -141,7 +141,7 @@ WORKLOADS = (
         {
             **_AQE_OFF,
             "spark.sql.autoBroadcastJoinThreshold": "-1",
-            "spark.sql.shuffle.partitions": "4",
+            "spark.sql.shuffle.partitions": "16",
         },
     ),
     Workload(

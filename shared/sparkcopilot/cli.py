@@ -137,6 +137,21 @@ def _cmd_tune(args: argparse.Namespace) -> str:
     return render_tuning_text(tuning, analysis.findings)
 
 
+def _cmd_compare(args: argparse.Namespace) -> str:
+    from .comparison import compare, render_comparison_text  # noqa: PLC0415
+    from .render.compare import render_comparison_html  # noqa: PLC0415
+
+    settings = load_settings()
+    baseline = read_application(args.baseline, settings.reader)
+    new = read_application(args.new, settings.reader)
+    comparison = compare(baseline, new)
+    if args.format == "json":
+        return json.dumps(comparison.to_json_dict(), indent=2) + "\n"
+    if args.format == "html":
+        return render_comparison_html(comparison)
+    return render_comparison_text(comparison)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spark-copilot",
@@ -219,6 +234,15 @@ def _parser() -> argparse.ArgumentParser:
     tune_.add_argument("--format", choices=("text", "json"), default="text")
     tune_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     tune_.set_defaults(run=_cmd_tune)
+
+    compare_ = commands.add_parser(
+        "compare", help="why one run was slower or faster than another, stage by stage"
+    )
+    compare_.add_argument("baseline", metavar="BASELINE", help="event log of the reference run")
+    compare_.add_argument("new", metavar="NEW", help="event log of the run to explain")
+    compare_.add_argument("--format", choices=("text", "json", "html"), default="text")
+    compare_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    compare_.set_defaults(run=_cmd_compare, log=None)
     return parser
 
 
