@@ -38,6 +38,7 @@ ProblemKind = Literal[
     "missing_environment",
     "missing_app_start",
     "missing_driver_metrics",
+    "missing_plan_update",
     "impossible_times",
 ]
 
@@ -59,12 +60,21 @@ _WHAT: dict[ProblemKind, str] = {
     "missing_environment": "environment (Spark properties) lost",
     "missing_app_start": "application start lost",
     "missing_driver_metrics": "queries whose driver-side metric updates were lost",
+    "missing_plan_update": "queries whose final adaptive plan was lost",
     "impossible_times": "times that end before they start",
 }
 
 _JOB_START = "SparkListenerJobStart"
 #: SQL metrics whose values only the driver posts (SQLMetrics.postDriverMetricUpdates).
-_DRIVER_METRICS = frozenset({"number of files read", "number of partitions", "job commit time"})
+_DRIVER_METRICS = frozenset(
+    {
+        "number of files read",
+        "number of partitions",
+        "job commit time",
+        "time to broadcast",
+    }
+)
+_NOT_FINAL = "isFinalPlan=false"
 _DRIVER_IDS = frozenset({"driver", "<driver>"})
 _ENVIRONMENT = "SparkListenerEnvironmentUpdate"
 _APP_START = "SparkListenerApplicationStart"
@@ -152,6 +162,10 @@ def _registration_problems(app: Application) -> list[Problem]:
     no_block_manager = [
         e.id for e in app.executors if e.max_memory_bytes is None and e.id in app.executor_ids
     ]
+    profiles_used = {e.resource_profile_id for e in app.executors} | {
+        s.resource_profile_id for s in app.stages
+    }
+    profiles_logged = logged.get(_PROFILE_ADDED, 0)
     return [
         *_problem("missing_executor_added", len(unannounced)),
         *_problem(
@@ -169,36 +183,45 @@ def _registration_problems(app: Application) -> list[Problem]:
                 and bool(logged.get(_EXECUTOR_ADDED) or logged.get(_PROFILE_ADDED))
             ),
         ),
-        # Spark 3.1 posts the default resource profile before anything runs.
+        # Spark 3.1 posts the default resource profile before anything runs, and every
+        # other profile before a stage or executor uses it.
         *_problem(
             "missing_resource_profile",
-            int(app.app.version_at_least(3, 1) and not logged.get(_PROFILE_ADDED)),
+            max(0, len(profiles_used) - profiles_logged) if app.app.version_at_least(3, 1) else 0,
         ),
     ]
 
 
-def _driver_metric_problems(app: Application) -> list[Problem]:
-    """Metrics only the driver reports (files a scan listed, an exchange's partition
-    count, a write's commit time) reach the log in DriverAccumUpdates events: a query
-    whose jobs all succeeded has a value for each of them in its final plan."""
+def _sql_update_problems(app: Application) -> list[Problem]:
+    """What the driver posts about a query as it runs. Metrics only it reports (files a
+    scan listed, an exchange's partition count, a broadcast's time, a write's commit
+    time) come in DriverAccumUpdates, and adaptive execution's last plan, marked
+    ``isFinalPlan=true``, in an AdaptiveExecutionUpdate: a query whose jobs all succeeded
+    has both."""
     succeeded = {j.id for j in app.jobs if j.succeeded}
-    lost: list[SqlExecution] = []
+    no_metrics: list[SqlExecution] = []
+    no_final_plan: list[SqlExecution] = []
     for q in app.sql_executions:
         if q.plan is None or q.end_ms is None or q.error or not set(q.job_ids) <= succeeded:
             continue
+        if _NOT_FINAL in q.plan.description:
+            no_final_plan.append(q)
         if any(
             m.name in _DRIVER_METRICS and m.accumulator_id not in q.metric_values
             for node in q.plan.walk()
             for m in node.metrics
         ):
-            lost.append(q)
+            no_metrics.append(q)
     stages = {j.id: j.stage_ids for j in app.jobs}
     known = {s.stage_id for s in app.stages}
-    return _problem(
-        "missing_driver_metrics",
-        len(lost),
-        (i for q in lost for j in q.job_ids for i in stages[j] if i in known),
-    )
+
+    def stage_ids(queries: list[SqlExecution]) -> Iterable[int]:
+        return (i for q in queries for j in q.job_ids for i in stages[j] if i in known)
+
+    return [
+        *_problem("missing_driver_metrics", len(no_metrics), stage_ids(no_metrics)),
+        *_problem("missing_plan_update", len(no_final_plan), stage_ids(no_final_plan)),
+    ]
 
 
 def _structure_problems(app: Application) -> list[Problem]:
@@ -224,7 +247,7 @@ def _structure_problems(app: Application) -> list[Problem]:
         *_problem("missing_environment", int(started and not logged.get(_ENVIRONMENT))),
         *_problem("missing_app_start", int(started and not logged.get(_APP_START))),
         *_registration_problems(app),
-        *_driver_metric_problems(app),
+        *_sql_update_problems(app),
     ]
 
 
