@@ -64,16 +64,17 @@ def skew_join(spark: Spark) -> None:
 
     # 80 % of the orders on one customer: its join task holds most of the work, which
     # two cores could share.
-    orders = _orders(spark, 2_000_000, hot_share=0.8)
-    customers = spark.range(100_000).select(
-        F.col("id").alias("customer_id"), F.lpad(F.col("id").cast("string"), 32, "c").alias("c")
+    # Customers too many to broadcast: the join shuffles, and the hot key's task waits.
+    orders = _orders(spark, 3_000_000, hot_share=0.8)
+    customers = spark.range(1_500_000).select(
+        F.col("id").alias("customer_id"), F.lpad(F.col("id").cast("string"), 64, "c").alias("c")
     )
     joined = orders.join(customers, "customer_id")
     _sink(joined.select(F.sha2(F.concat_ws("|", "note", "c"), 512).alias("h")))
 
 
 def spill_sort(spark: Spark) -> None:
-    orders = _orders(spark, 1_500_000)
+    orders = _orders(spark, 3_000_000)
     _sink(orders.repartition("product_id").sortWithinPartitions("note"))
 
 
