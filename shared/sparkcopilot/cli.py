@@ -125,6 +125,33 @@ def _cmd_train(args: argparse.Namespace) -> str:
     return render_training_text(result)
 
 
+def _cmd_tune(args: argparse.Namespace) -> str:
+    from .tuning import render_tuning_text, tune  # noqa: PLC0415
+
+    settings = load_settings()
+    application = read_application(args.log, settings.reader)
+    analysis = analyze(application, settings.analysis, explained=False)
+    tuning = tune(application, analysis, args.target, args.goal, settings.analysis)
+    if args.format == "json":
+        return json.dumps(tuning.to_json_dict(), indent=2) + "\n"
+    return render_tuning_text(tuning, analysis.findings)
+
+
+def _cmd_compare(args: argparse.Namespace) -> str:
+    from .comparison import compare, render_comparison_text  # noqa: PLC0415
+    from .render.compare import render_comparison_html  # noqa: PLC0415
+
+    settings = load_settings()
+    baseline = read_application(args.baseline, settings.reader)
+    new = read_application(args.new, settings.reader)
+    comparison = compare(baseline, new)
+    if args.format == "json":
+        return json.dumps(comparison.to_json_dict(), indent=2) + "\n"
+    if args.format == "html":
+        return render_comparison_html(comparison)
+    return render_comparison_text(comparison)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spark-copilot",
@@ -187,6 +214,35 @@ def _parser() -> argparse.ArgumentParser:
     train_.add_argument("--format", choices=("json", "text"), default="text")
     train_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     train_.set_defaults(run=_cmd_train)
+
+    tune_ = commands.add_parser(
+        "tune", help="one apply-ready configuration from all findings, with its prediction"
+    )
+    tune_.add_argument("log", metavar="LOG", help="event log, as for summary")
+    tune_.add_argument(
+        "--target",
+        choices=("spark-submit", "dataproc", "dataproc-serverless", "databricks"),
+        default="spark-submit",
+        help="where the job runs: spark-defaults.conf, gcloud --properties, or cluster JSON",
+    )
+    tune_.add_argument(
+        "--goal",
+        choices=("time", "cost"),
+        default="time",
+        help="cost: also fewer executors where the simulator says time barely grows",
+    )
+    tune_.add_argument("--format", choices=("text", "json"), default="text")
+    tune_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    tune_.set_defaults(run=_cmd_tune)
+
+    compare_ = commands.add_parser(
+        "compare", help="why one run was slower or faster than another, stage by stage"
+    )
+    compare_.add_argument("baseline", metavar="BASELINE", help="event log of the reference run")
+    compare_.add_argument("new", metavar="NEW", help="event log of the run to explain")
+    compare_.add_argument("--format", choices=("text", "json", "html"), default="text")
+    compare_.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    compare_.set_defaults(run=_cmd_compare, log=None)
     return parser
 
 

@@ -81,6 +81,14 @@ class AppInfo:
             return None
         return self.end_ms - self.start_ms
 
+    def version_at_least(self, major: int, minor: int) -> bool:
+        """Whether the log's Spark version is known and at least ``major.minor``."""
+        parts = (self.spark_version or "").split(".")
+        try:
+            return (int(parts[0]), int(parts[1])) >= (major, minor)
+        except (ValueError, IndexError):
+            return False
+
 
 @dataclass(frozen=True, slots=True)
 class Executor:
@@ -140,6 +148,8 @@ class StageAttempt:
     accumulables: tuple[Accumulable, ...]
     #: Half-open row range of this attempt's tasks in :attr:`Application.tasks`.
     task_rows: tuple[int, int] = (0, 0)
+    #: Whether the log holds this attempt's StageSubmitted (False: the event was lost).
+    submission_logged: bool = True
 
     @property
     def key(self) -> tuple[int, int]:
@@ -326,6 +336,12 @@ class Application:
     unfinished_task_ids: tuple[int, ...]
     sql_executions: tuple[SqlExecution, ...]
     counts: EventCounts
+    #: Task ids that have a TaskEnd but no TaskStart (the start event was lost).
+    unstarted_task_ids: tuple[int, ...] = ()
+    #: Executors that registered a block manager or ran tasks without an ExecutorAdded
+    #: (the driver's block manager, in cluster mode, among them; an executor that failed
+    #: to start is removed without being added, and is not).
+    unannounced_executor_ids: tuple[str, ...] = ()
 
     def stage_tasks(self, stage: StageAttempt) -> TaskTable:
         return self.tasks.rows(*stage.task_rows)

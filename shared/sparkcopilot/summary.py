@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from .model import Application, CodecName, Layout, TaskOutcome
+from .quality import DataQuality, data_quality, describe_loss
 
 
 class _Contract(BaseModel):
@@ -64,6 +65,7 @@ class Summary(_Contract):
     app: AppSummary
     counts: Counts
     totals: Totals
+    data_quality: DataQuality
 
     def to_json_dict(self) -> dict[str, object]:
         out = self.model_dump(mode="json")
@@ -115,6 +117,7 @@ def summarize(application: Application) -> Summary:
             executor_run_time_ms=int(t.run_ms.sum()),
             jvm_gc_time_ms=int(t.gc_ms.sum()),
         ),
+        data_quality=data_quality(application),
     )
 
 
@@ -155,4 +158,6 @@ def render_text(summary: Summary) -> str:
         f"executor run time {_ms(t.executor_run_time_ms)}   GC {_ms(t.jvm_gc_time_ms)}",
         f"  events {c.events} ({c.events_unknown} unknown, {c.lines_malformed} malformed lines)",
     ]
+    if summary.data_quality.event_loss:
+        lines.append(f"  EVENT LOSS  {describe_loss(summary.data_quality)}")
     return "\n".join(lines) + "\n"

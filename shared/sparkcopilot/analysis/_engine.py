@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..knowledge import explain
 from ..knowledge.settings import KnowledgeSettings
 from ..model import Application
+from ..quality import data_quality, qualified
 from .agents import AgentResult, run_local
 from .consistency import reconcile
 from .cost import CostPartial
@@ -101,13 +102,14 @@ def merge(
     explained: bool = True,
 ) -> Analysis:
     """The agents' partial results as one analysis: findings deduplicated, priced by the
-    cost agent, repeated stages grouped, one consistent configuration, ranked, and
+    cost agent, repeated stages grouped, one consistent configuration, less confident
+    where they rest on events the log lost (``quality.qualified``), ranked, and
     explained from the knowledge base (unless ``explained`` is False). The local runner
     and the pipeline's recommend step both end here."""
     limits = thresholds or Thresholds()
     findings = _priced(_unique([f for r in results.values() for f in r.findings]), results)
     findings = merge_repeated(app, findings)
-    ranked = sorted(reconcile(app, findings, limits), key=_rank)
+    ranked = sorted(qualified(reconcile(app, findings, limits), data_quality(app)), key=_rank)
     return Analysis(
         findings=explain(ranked, knowledge) if explained else tuple(ranked),
         not_judged=tuple((r.agent, why) for r in results.values() for why in r.not_judged),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import Application
+from ..quality import data_quality
 from ..summary import app_summary
 from . import Analysis
 
@@ -26,4 +27,5 @@ def analysis_report(app: Application, analysis: Analysis) -> dict[str, Any]:
             for name, result in analysis.agents.items()
         },
         "not_judged": [{"agent": a, "reason": r} for a, r in analysis.not_judged],
+        "data_quality": data_quality(app).model_dump(mode="json"),
     }

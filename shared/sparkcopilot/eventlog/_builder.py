@@ -358,6 +358,11 @@ class ApplicationBuilder:
         unfinished = tuple(
             np.unique(started[np.isin(started, tasks.task_id, invert=True)]).tolist()
         )
+        # Every end has its start unless there are more ends than finished starts: only
+        # then is it worth looking for which (a lost TaskStart).
+        unstarted: tuple[int, ...] = ()
+        if len(tasks) > len(started) - len(unfinished):
+            unstarted = tuple(tasks.task_id[np.isin(tasks.task_id, started, invert=True)].tolist())
         return Application(
             source=source,
             app=app,
@@ -372,6 +377,13 @@ class ApplicationBuilder:
             executor_ids=tuple(self._executor_index),
             task_failures=tuple(self._failures),
             unfinished_task_ids=unfinished,
+            unstarted_task_ids=unstarted,
+            unannounced_executor_ids=tuple(
+                s.id
+                for s in self._executors.values()
+                if not s.announced
+                and (s.max_memory_bytes is not None or s.id in self._executor_index)
+            ),
             sql_executions=self._sql_executions(),
             counts=EventCounts(
                 events=self._events,
@@ -451,6 +463,7 @@ class ApplicationBuilder:
                         for a in (done.accumulables if done else ())
                     ),
                     task_rows=stage_rows.get(key, (0, 0)),
+                    submission_logged=state.submitted is not None,
                 )
             )
         return tuple(out)
