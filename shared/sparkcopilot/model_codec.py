@@ -60,7 +60,7 @@ class _Envelope(msgspec.Struct, frozen=True):
 _DECODER = msgspec.msgpack.Decoder(_Envelope)
 
 
-def _column_bytes(values: np.ndarray) -> bytes:  # type: ignore[type-arg]
+def _column_bytes(values: np.ndarray) -> bytes:
     return np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes()
 
 
