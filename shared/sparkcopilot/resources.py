@@ -37,12 +37,16 @@ def agent_subscription(agent: AgentName) -> str:
 
 SUBSCRIPTION_DISPATCH: Final = f"{TOPIC_DISPATCH}-recommend"
 SUBSCRIPTION_TRAIN: Final = f"{TOPIC_TRAIN}-train"
+#: Where poison messages are kept for people to look at.
+SUBSCRIPTION_DEAD_LETTER: Final = f"{TOPIC_DEAD_LETTER}-inspect"
 
 # -- Firestore --
 #: analyses/{id}: status, object, completed_at, findings | error (DESIGN.md §6).
 COLLECTION_ANALYSES: Final = "analyses"
 #: analyses/{id}/partials/{agent}.
 SUBCOLLECTION_PARTIALS: Final = "partials"
+#: analyses/{id}/markers/{name}: create-if-absent markers (who dispatched, what was sent).
+SUBCOLLECTION_MARKERS: Final = "markers"
 #: content hash → analysis id, so an identical log reuses its result.
 COLLECTION_CONTENT: Final = "contents"
 

@@ -237,7 +237,8 @@ def read_application(
     name: str | None = None,
     progress: ReadProgress | None = None,
 ) -> Application:
-    """Read a log: a path (file or directory), ``"-"`` for stdin, or any binary stream.
+    """Read a log: a path (file or directory), ``"-"`` for stdin, a ``gs://`` URI (with
+    the gcp extra), or any binary stream.
 
     ``name`` is how errors and the summary refer to a stream (default ``<stream>``).
     ``progress`` is called once per piece read (a few MiB) with the stored bytes done
@@ -290,12 +291,22 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _read_gs(uri: str, settings: ReaderSettings) -> Application:
+    """A ``gs://`` log streamed through the Cloud Storage adapter (the gcp extra)."""
+    from ..pipeline.gcp import GcsBlobStore  # noqa: PLC0415 - an optional extra
+    from ..pipeline.reading import read_uri  # noqa: PLC0415 - needs this module
+
+    return read_uri(GcsBlobStore(), uri, settings)
+
+
 def _read_any(
     log: str | Path | BinaryIO,
     settings: ReaderSettings,
     name: str | None,
     progress: ReadProgress | None,
 ) -> Application:
+    if isinstance(log, str) and log.startswith("gs://"):
+        return _read_gs(log, settings)
     if isinstance(log, str | Path) and str(log) != STDIN:
         resolved = resolve(Path(log))
         with ExitStack() as stack:

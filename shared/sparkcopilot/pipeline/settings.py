@@ -3,7 +3,7 @@ settings file, ``SPARK_COPILOT_PIPELINE__*`` in the environment)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,9 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 class PipelineSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # embedded: a directory, an in-process bus, SQLite (no cloud). gcp: Cloud Storage,
-    # Pub/Sub, Firestore, BigQuery (the *_EMULATOR_HOST variables point them at emulators).
-    backend: Literal["embedded", "gcp"] = "embedded"
     project: str = "spark-copilot-local"
     # Deployment prefix of topics and subscriptions (resources.qualified).
     prefix: str = ""
@@ -24,6 +21,8 @@ class PipelineSettings(BaseModel):
     # Objects still being written: Spark renames them when the application ends, and the
     # rename finalizes a new object that is analyzed then.
     skip_suffixes: tuple[str, ...] = (".inprogress",)
+    # The API keys' hashes in a local file; unset, they are read from Secret Manager.
+    api_keys_file: Path | None = None
     # The HTTPS API: the largest log body it takes (a bigger log goes to the bucket).
     api_max_body_bytes: int = Field(default=32 << 20, gt=0)
     # Per-key token bucket: a burst of this many requests, refilled at rate_per_s.

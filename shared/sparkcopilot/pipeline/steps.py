@@ -34,13 +34,13 @@ from ..analysis.findings import SEVERITY_RANK, AgentName
 from ..analysis.report import analysis_report
 from ..config import Settings
 from ..errors import BadInputError
-from ..eventlog import read_objects
 from ..model import Application
 from ..model_codec import decode_application, encode_application
 from ..prediction.history import HistoryStore, record_history
 from .logs import LOGGER
 from .partials import result_document, result_from_document
 from .ports import AnalysisStore, BlobStore, Document, MessageBus, StoredObject
+from .reading import read_stored
 
 AGENT_BY_NAME: Mapping[AgentName, Agent] = {a.name: a for a in AGENTS}
 _ROLLING_MARKER = "appstatus_"
@@ -137,15 +137,6 @@ def _content_hash(parts: Sequence[StoredObject]) -> str | None:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def _read(p: Pipeline, display: str, parts: Sequence[StoredObject]) -> Application:
-    by_name = {posixpath.basename(o.name): o for o in parts}
-
-    def open_part(name: str) -> Any:
-        return p.blobs.open(by_name[name].bucket, by_name[name].name)
-
-    return read_objects(display, list(by_name), open_part, p.settings.reader)
-
-
 def ingest(p: Pipeline, obj: StoredObject) -> str | None:
     """Parse the log a finalized object completes and fan it out to the agents; returns
     the analysis id (None when the object is not a log to analyze)."""
@@ -168,7 +159,7 @@ def ingest(p: Pipeline, obj: StoredObject) -> str | None:
     if content is not None and _reuse(p, analysis_id, content):
         return analysis_id
     try:
-        app = _read(p, display, parts)
+        app = read_stored(p.blobs, display, parts, p.settings.reader)
     except BadInputError as exc:
         fail(p, analysis_id, str(exc), json.dumps({"object": obj.name}).encode())
         return analysis_id
