@@ -84,6 +84,8 @@ class Server:
     name: str
     process: subprocess.Popen[bytes]
     port: int
+    probe: str
+    log: Path
 
     @property
     def url(self) -> str:
@@ -115,7 +117,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_server(
+def launch(
     name: str,
     command: list[str],
     port: int,
@@ -123,8 +125,8 @@ def start_server(
     *,
     env: Mapping[str, str] | None = None,
     probe: str = "/",
-    timeout_s: float = 90,
 ) -> Server:
+    """Start a server in its own process group; :func:`wait_ready` waits for it."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{name}.log").open("ab") as log:
         process = subprocess.Popen(
@@ -135,15 +137,18 @@ def start_server(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-    server = Server(name, process, port)
+    return Server(name, process, port, probe, log_dir / f"{name}.log")
+
+
+def wait_ready(servers: list[Server], timeout_s: float = 120) -> None:
+    """Until each answers its probe; raises (with the log's tail) if one exits or hangs."""
     deadline = time.monotonic() + timeout_s
-    while not _answers(server.url + probe):
-        if process.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            tail = (log_dir / f"{name}.log").read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"{name} did not start (see {log_dir}/{name}.log):\n{tail}")
-        time.sleep(0.1)
-    return server
+    for server in servers:
+        while not _answers(server.url + server.probe):
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                tail = server.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{server.name} did not start ({server.log}):\n{tail}")
+            time.sleep(0.1)
 
 
 #: function name → (source under functions/, target, signature type, push topic or None).
@@ -167,6 +172,8 @@ FUNCTIONS: dict[str, tuple[str, str, str, str | None]] = {
 class Topology:
     run_dir: Path
     project: str = PROJECT
+    #: Extra settings for every function (``SPARK_COPILOT_*`` variables).
+    settings_env: Mapping[str, str] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     api_key: str = field(default_factory=new_key)
@@ -218,17 +225,14 @@ class Topology:
     def _start_emulators(self) -> None:
         pubsub_port, firestore_port, gcs_port = free_port(), free_port(), free_port()
         bq_port, bq_grpc = free_port(), free_port()
-        self.servers["pubsub"] = start_server(
+        self.servers["pubsub"] = launch(
             "pubsub",
             [str(PUBSUB), "--host=127.0.0.1", f"--port={pubsub_port}"],
             pubsub_port,
             self.logs_dir,
             env={"JAVA_OPTS": "-Xmx256m -XX:+UseSerialGC"},
         )
-        pubsub_host = f"127.0.0.1:{pubsub_port}"
-        self._export({"PUBSUB_EMULATOR_HOST": pubsub_host})
-        self._publisher().create_topic(name=self._topic(TOPIC_GCS_EVENTS))
-        self.servers["firestore"] = start_server(
+        self.servers["firestore"] = launch(
             "firestore",
             [str(FIRESTORE), "start", "--host=127.0.0.1", f"--port={firestore_port}"],
             firestore_port,
@@ -236,7 +240,7 @@ class Topology:
             env={"JAVA_TOOL_OPTIONS": "-Xmx256m"},
         )
         gcs = f"127.0.0.1:{gcs_port}"
-        self.servers["gcs"] = start_server(
+        self.servers["gcs"] = launch(
             "gcs",
             [
                 str(fake_gcs_binary()),
@@ -248,9 +252,10 @@ class Topology:
             ],
             gcs_port,
             self.logs_dir,
+            env={"PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}"},
             probe="/storage/v1/b",
         )
-        self.servers["bigquery"] = start_server(
+        self.servers["bigquery"] = launch(
             "bigquery",
             [
                 sys.executable,
@@ -264,8 +269,10 @@ class Topology:
             self.logs_dir,
             probe="/healthz",
         )
+        wait_ready(list(self.servers.values()))
         self._export(
             {
+                "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
                 "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore_port}",
                 "STORAGE_EMULATOR_HOST": f"http://{gcs}",
                 "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{bq_port}",
@@ -273,6 +280,7 @@ class Topology:
                 "SPARK_COPILOT_PIPELINE__PROJECT": self.project,
                 "SPARK_COPILOT_PIPELINE__ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
                 "SPARK_COPILOT_PIPELINE__API_KEYS_FILE": str(self.run_dir / "api-keys.json"),
+                **self.settings_env,
             }
         )
 
@@ -289,7 +297,7 @@ class Topology:
         from sparkcopilot.pipeline.gcp import bigquery_client, create_history_tables  # noqa: PLC0415
 
         publisher = self._publisher()
-        for topic in resources.TOPICS:
+        for topic in (*resources.TOPICS, TOPIC_GCS_EVENTS):
             publisher.create_topic(name=self._topic(topic))
         subscriber = self._subscriber()
         for name, topic in (
@@ -309,15 +317,16 @@ class Topology:
 
     def _start_functions(self) -> None:
         for name in FUNCTIONS:
-            self.start_function(name, free_port())
+            self.start_function(name, free_port(), wait=False)
+        wait_ready([self.servers[name] for name in FUNCTIONS])
 
-    def start_function(self, name: str, port: int | None = None) -> None:
+    def start_function(self, name: str, port: int | None = None, *, wait: bool = True) -> None:
         """Start (or restart, on its old port) one function under functions-framework."""
         source, target, signature, _ = FUNCTIONS[name]
         port = port or self.servers[name].port
         # This checkout's library first, as a deployed function bundles it.
         path = os.pathsep.join(p for p in (str(ROOT / "shared"), os.environ.get("PYTHONPATH")) if p)
-        self.servers[name] = start_server(
+        self.servers[name] = launch(
             name,
             [
                 sys.executable,
@@ -331,6 +340,8 @@ class Topology:
             self.logs_dir,
             env={"PYTHONPATH": path, "THREADS": "8"},
         )
+        if wait:
+            wait_ready([self.servers[name]])
 
     def _subscribe_functions(self) -> None:
         from google.cloud import pubsub_v1  # noqa: PLC0415 - the gcp extra
@@ -354,7 +365,7 @@ class Topology:
                     "ack_deadline_seconds": 600,
                     "dead_letter_policy": pubsub_v1.types.DeadLetterPolicy(
                         dead_letter_topic=self._topic(resources.TOPIC_DEAD_LETTER),
-                        max_delivery_attempts=20,
+                        max_delivery_attempts=100,
                     ),
                 }
             )

@@ -211,7 +211,9 @@ class BigQueryHistoryStore:
             raise RuntimeError(f"{self.table}: rows refused: {errors}")
 
     def rows(self, features_version: str | None = None) -> list[HistoryRow]:
-        found = self.client.list_rows(self.table)
+        # A query rather than list_rows: bqemulator leaves a list_rows read open on its
+        # DuckDB connection, and every later insert then fails.
+        found = self.client.query(f"SELECT * FROM `{self.table}`").result()
         latest: dict[tuple[str, str], HistoryRow] = {}
         for r in found:
             if features_version is not None and r["features_version"] != features_version:
