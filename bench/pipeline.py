@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from emulator.topology import LOGS_BUCKET, SUBSCRIPTION_RESULTS, Topology  # noqa: E402
+
 from parse import DEFAULT_SOURCE, make_log  # noqa: E402
 
 SMALL = ROOT / "tests" / "data" / "logs" / "skew_join_v4.zstd"
