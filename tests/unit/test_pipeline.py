@@ -4,6 +4,9 @@ fan-out and recommend, with redelivery, crashes and poison input."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -152,3 +155,17 @@ def test_an_identical_log_reuses_the_stored_result(
     assert doc is not None and doc["status"] == "done" and doc["reused_from"] == first
     assert doc["findings"] == (p.store.get(first or "") or {})["findings"]
     assert len(bus.published[resources.TOPIC_DISPATCH]) == 1
+
+
+def test_a_gs_uri_without_access_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if "EMULATOR_HOST" not in k}
+    env |= {"HOME": str(tmp_path), "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "none")}
+    run = subprocess.run(
+        [sys.executable, "-m", "sparkcopilot.cli", "summary", "gs://no-bucket/log.zstd"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert run.returncode in (2, 3) and run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1 and "spark-copilot:" in run.stderr

@@ -293,10 +293,9 @@ def _gc_paused() -> Iterator[None]:
 
 def _read_gs(uri: str, settings: ReaderSettings) -> Application:
     """A ``gs://`` log streamed through the Cloud Storage adapter (the gcp extra)."""
-    from ..pipeline.gcp import GcsBlobStore  # noqa: PLC0415 - an optional extra
-    from ..pipeline.reading import read_uri  # noqa: PLC0415 - needs this module
+    from ..pipeline.gcp import read_gs  # noqa: PLC0415 - an optional extra
 
-    return read_uri(GcsBlobStore(), uri, settings)
+    return read_gs(uri, settings)
 
 
 def _read_any(

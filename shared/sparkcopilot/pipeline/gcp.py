@@ -18,14 +18,16 @@ from types import ModuleType
 from typing import Any, BinaryIO, cast
 
 from .. import resources
-from ..config import Settings, load_settings
-from ..errors import UsageError
+from ..config import ReaderSettings, Settings, load_settings
+from ..errors import BadInputError, UsageError
+from ..model import Application
 from ..prediction.history import HistoryRow
 from .api import Api
 from .embedded import LocalKeyStore
 from .keys import key_id_of, parse_key_file
 from .logs import configure_logging
 from .ports import Document, KeyStore, StoredObject
+from .reading import read_uri
 from .steps import Pipeline
 
 _EXTRA = "pip install 'spark-copilot[gcp]'"
@@ -50,9 +52,13 @@ class GcsBlobStore:
 
     def __init__(self, client: Any = None, project: str | None = None) -> None:
         storage = _module("google.cloud.storage")
-        self.client = client or storage.Client(
-            project=project, credentials=_anonymous_on("STORAGE_EMULATOR_HOST")
-        )
+        no_credentials = _module("google.auth.exceptions").DefaultCredentialsError
+        try:
+            self.client = client or storage.Client(
+                project=project, credentials=_anonymous_on("STORAGE_EMULATOR_HOST")
+            )
+        except no_credentials as exc:
+            raise UsageError(f"Cloud Storage: no credentials ({exc})".splitlines()[0]) from exc
 
     def _blob(self, bucket: str, name: str) -> Any:
         return self.client.bucket(bucket).blob(name)
@@ -76,6 +82,16 @@ class GcsBlobStore:
 
 def _stored(bucket: str, blob: Any) -> StoredObject:
     return StoredObject(bucket, blob.name, str(blob.generation), int(blob.size or 0), blob.md5_hash)
+
+
+def read_gs(uri: str, settings: ReaderSettings) -> Application:
+    """A ``gs://`` log (object or rolling folder), streamed; Cloud Storage's refusals
+    (no such bucket, no permission) become one-line bad-input errors."""
+    api_error = _module("google.api_core.exceptions").GoogleAPICallError
+    try:
+        return read_uri(GcsBlobStore(), uri, settings)
+    except api_error as exc:
+        raise BadInputError(uri, str(exc.message or exc).splitlines()[0]) from exc
 
 
 class PubSubBus:
