@@ -164,6 +164,7 @@ FUNCTIONS: dict[str, tuple[str, str, str, str | None]] = {
         for agent in resources.AGENTS
     },
     "recommend": ("recommend", "recommend", "cloudevent", resources.TOPIC_DISPATCH),
+    "train": ("train", "train", "cloudevent", resources.TOPIC_TRAIN),
     "api": ("recommend", "api", "http", None),
 }
 
@@ -350,11 +351,10 @@ class Topology:
         for name, (_, _, _, topic) in FUNCTIONS.items():
             if topic is None:
                 continue
-            subscription = (
-                resources.agent_subscription(name.removeprefix("analyze-"))  # type: ignore[arg-type]
-                if name.startswith("analyze-")
-                else resources.SUBSCRIPTION_DISPATCH
-            )
+            subscription = {
+                resources.TOPIC_DISPATCH: resources.SUBSCRIPTION_DISPATCH,
+                resources.TOPIC_TRAIN: resources.SUBSCRIPTION_TRAIN,
+            }.get(topic) or resources.agent_subscription(name.removeprefix("analyze-"))  # type: ignore[arg-type]
             subscriber.create_subscription(
                 request={
                     "name": self._subscription(subscription),

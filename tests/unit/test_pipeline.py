@@ -16,10 +16,12 @@ from sparkcopilot import resources
 from sparkcopilot.analysis import analyze
 from sparkcopilot.config import load_settings
 from sparkcopilot.eventlog import read_application
-from sparkcopilot.pipeline.embedded import InProcessBus, embedded_pipeline
+from sparkcopilot.pipeline.embedded import InProcessBus, LocalBlobStore, embedded_pipeline
+from sparkcopilot.pipeline.models import BlobModelRegistry, train_from_history
 from sparkcopilot.pipeline.ports import StoredObject
 from sparkcopilot.pipeline.steps import Pipeline, analysis_id_of, ingest
-from tests.conftest import LOGS
+from sparkcopilot.prediction.history import SqliteHistoryStore, record_history
+from tests.conftest import LOGS, bundled_labels
 
 BUCKET = "logs"
 ROLLING = "eventlog_v2_spark-bcec39f6201b42b9925124595baad260"
@@ -169,3 +171,19 @@ def test_a_gs_uri_without_access_is_one_line_and_exit_2(tmp_path: Path) -> None:
     )
     assert run.returncode in (2, 3) and run.stdout == ""
     assert len(run.stderr.strip().splitlines()) == 1 and "spark-copilot:" in run.stderr
+
+
+def test_train_publishes_to_the_blob_registry_once_history_suffices(tmp_path: Path) -> None:
+    history = SqliteHistoryStore(tmp_path / "history.sqlite")
+    registry = BlobModelRegistry(LocalBlobStore(tmp_path / "buckets"), "artifacts")
+    logs = [LOGS / name for name in bundled_labels()]
+    record_history(read_application(logs[0]), history)
+    assert train_from_history(history, registry) is None  # one run: too little to learn
+    for log in logs[1:]:
+        record_history(read_application(log), history)
+    result = train_from_history(history, registry)
+    assert result is not None and result.published
+    current = registry.current()
+    assert current is not None and current.version == result.model_version
+    rows = history.rows()
+    assert current.predict([rows[0].features]).shape == (1,)
