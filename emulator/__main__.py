@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--state-file", type=Path, default=DEFAULT_STATE)
     args = parser.parse_args(argv)
     stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Both stop it the same way (a shell starts background jobs with SIGINT ignored, so
+    # the handler is installed rather than relying on KeyboardInterrupt).
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stopping.set())
     with tempfile.TemporaryDirectory(prefix="spark-copilot-emulator-") as run_dir:
         topology = Topology(Path(run_dir))
         try:
@@ -34,8 +37,6 @@ def main(argv: list[str] | None = None) -> int:
             topology.write_state(args.state_file)
             print(f"emulator: up; state in {args.state_file} (Ctrl-C stops)", flush=True)
             stopping.wait()
-        except KeyboardInterrupt:
-            pass
         finally:
             topology.stop()
             args.state_file.unlink(missing_ok=True)
