@@ -18,11 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import CORPUS, corpus_labels
-from tests.lossy import log_lines, lossy_copy
-
 from sparkcopilot.eventlog import read_application
 from sparkcopilot.quality import data_quality
+from tests.conftest import CORPUS, corpus_labels
+from tests.lossy import log_lines, lossy_copy
 
 FRACTIONS = (0.01, 0.10)
 

@@ -86,7 +86,6 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
 
     # -- Functions --
     environment: dict[str, pulumi.Input[str]] = {
-        "SPARK_COPILOT_PIPELINE__BACKEND": "gcp",
         "SPARK_COPILOT_PIPELINE__PROJECT": project,
         "SPARK_COPILOT_PIPELINE__PREFIX": prefix,
         "SPARK_COPILOT_PIPELINE__ARTIFACTS_BUCKET": artifacts.name,

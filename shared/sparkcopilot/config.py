@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .analysis.thresholds import Thresholds
 from .errors import UsageError
 from .knowledge.settings import KnowledgeSettings
+from .pipeline.settings import PipelineSettings
 
 _ENV_PREFIX = "SPARK_COPILOT_"
 
@@ -81,6 +82,7 @@ class Settings(BaseModel):
     analysis: Thresholds = Thresholds()
     history: HistorySettings = Field(default_factory=HistorySettings)
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    pipeline: PipelineSettings = PipelineSettings()
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -45,6 +45,8 @@ SUBSCRIPTION_DEAD_LETTER: Final = f"{TOPIC_DEAD_LETTER}-hold"
 COLLECTION_ANALYSES: Final = "analyses"
 #: analyses/{id}/partials/{agent}.
 SUBCOLLECTION_PARTIALS: Final = "partials"
+#: analyses/{id}/markers/{name}: create-if-absent markers (who dispatched, what was sent).
+SUBCOLLECTION_MARKERS: Final = "markers"
 #: content hash → analysis id, so an identical log reuses its result.
 COLLECTION_CONTENT: Final = "contents"
 

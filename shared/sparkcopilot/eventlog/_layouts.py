@@ -53,9 +53,9 @@ def resolve(path: Path) -> ResolvedLog:
     if path.is_file():
         if zipfile.is_zipfile(path):
             return _archive(path)
-        return _single(str(path), path.parent, path.name)
+        return single_part(str(path), path.parent, path.name)
     names = sorted(p.name for p in path.iterdir() if p.is_file())
-    found = _layout(str(path), path, names, archive=False)
+    found = layout_of(str(path), path, names, archive=False)
     if found is not None:
         return found
     if len(names) == 1:
@@ -67,7 +67,7 @@ def resolve(path: Path) -> ResolvedLog:
     )
 
 
-def _single(display: str, container: Path, name: str, *, archive: bool = False) -> ResolvedLog:
+def single_part(display: str, container: Path, name: str, *, archive: bool = False) -> ResolvedLog:
     layout: Layout = "inprogress" if name.endswith(_INPROGRESS) else "single"
     finished = False if layout == "inprogress" else None
     return ResolvedLog(display, layout, (name,), container, archive, finished)
@@ -86,15 +86,15 @@ def _archive(path: Path) -> ResolvedLog:
     folder = folders.pop()
     names = sorted(posixpath.basename(m) for m in members)
     prefix = f"{folder}/" if folder else ""
-    found = _layout(str(path), path, names, archive=True)
+    found = layout_of(str(path), path, names, archive=True)
     if found is not None:
         return replace(found, parts=tuple(prefix + n for n in found.parts))
     if len(names) == 1:
-        return _single(str(path), path, prefix + names[0], archive=True)
+        return single_part(str(path), path, prefix + names[0], archive=True)
     raise NotAnEventLogError(str(path), "zip is not one Spark event log")
 
 
-def _layout(
+def layout_of(
     display: str, container: Path, names: list[str], *, archive: bool
 ) -> ResolvedLog | None:
     for resolver in (_rolling, _databricks, _legacy):

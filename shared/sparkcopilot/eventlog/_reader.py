@@ -16,7 +16,7 @@ import sys
 import threading
 import zipfile
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -32,7 +32,7 @@ from ..model import Application, CodecName, Layout, SourceInfo
 from ._builder import ApplicationBuilder
 from ._chunks import ACCELERATED, ChunkResult, parse_lines
 from ._codecs import DecodeStats, decoded_chunks, sniff_codec
-from ._layouts import ResolvedLog, resolve
+from ._layouts import ResolvedLog, layout_of, resolve, single_part
 
 _SNIFF_BYTES = 64
 STDIN = "-"
@@ -237,7 +237,8 @@ def read_application(
     name: str | None = None,
     progress: ReadProgress | None = None,
 ) -> Application:
-    """Read a log: a path (file or directory), ``"-"`` for stdin, or any binary stream.
+    """Read a log: a path (file or directory), ``"-"`` for stdin, a ``gs://`` URI (with
+    the gcp extra), or any binary stream.
 
     ``name`` is how errors and the summary refer to a stream (default ``<stream>``).
     ``progress`` is called once per piece read (a few MiB) with the stored bytes done
@@ -246,6 +247,35 @@ def read_application(
     settings = settings or ReaderSettings()
     with _gc_paused():
         return _read_any(log, settings, name, progress)
+
+
+#: Opens one object of a stored log for a streamed read.
+OpenPart = Callable[[str], contextlib.AbstractContextManager[BinaryIO]]
+
+
+def read_objects(
+    display: str,
+    names: Sequence[str],
+    open_part: OpenPart,
+    settings: ReaderSettings | None = None,
+) -> Application:
+    """Read a log kept as named objects (a bucket): one object, or the objects of one
+    rolling, Databricks or Spark 1.x folder (``names`` relative to it, in any order).
+    Each part is streamed through ``open_part``; nothing is downloaded whole."""
+    settings = settings or ReaderSettings()
+    if len(names) == 1:
+        resolved = single_part(display, Path("."), names[0])
+    else:
+        found = layout_of(display, Path("."), sorted(names), archive=False)
+        if found is None:
+            raise NotAnEventLogError(display, "objects are not one Spark event-log layout")
+        resolved = found
+    with _gc_paused(), ExitStack() as stack:
+        parts = [
+            _Part(f"{display}/{name}", stack.enter_context(open_part(name)), None)
+            for name in resolved.parts
+        ]
+        return _Read(resolved, settings, None, 0).run(parts)
 
 
 @contextmanager
@@ -261,12 +291,21 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _read_gs(uri: str, settings: ReaderSettings) -> Application:
+    """A ``gs://`` log streamed through the Cloud Storage adapter (the gcp extra)."""
+    from ..pipeline.gcp import read_gs  # noqa: PLC0415 - an optional extra
+
+    return read_gs(uri, settings)
+
+
 def _read_any(
     log: str | Path | BinaryIO,
     settings: ReaderSettings,
     name: str | None,
     progress: ReadProgress | None,
 ) -> Application:
+    if isinstance(log, str) and log.startswith("gs://"):
+        return _read_gs(log, settings)
     if isinstance(log, str | Path) and str(log) != STDIN:
         resolved = resolve(Path(log))
         with ExitStack() as stack:

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import joblib
 
@@ -28,6 +28,30 @@ class ModelRegistry(Protocol):
 
     def publish(self, model: RuntimeModel) -> None:
         """Store ``model`` (its ``version`` set) and make it the current one."""
+
+
+def model_meta(model: RuntimeModel) -> dict[str, Any]:
+    """``meta.json`` of an artifact: everything of the model but its estimator."""
+    return {
+        "version": model.version,
+        "kind": model.kind,
+        "features_version": model.features_version,
+        "feature_names": list(model.feature_names),
+        "interval": list(model.interval),
+        "metrics": model.metrics,
+    }
+
+
+def model_from(meta: dict[str, Any], estimator: Any) -> RuntimeModel:
+    return RuntimeModel(
+        kind=cast(ModelKind, meta["kind"]),
+        estimator=estimator,
+        feature_names=tuple(meta["feature_names"]),
+        features_version=meta["features_version"],
+        interval=(float(meta["interval"][0]), float(meta["interval"][1])),
+        metrics={k: float(v) for k, v in meta["metrics"].items()},
+        version=meta["version"],
+    )
 
 
 class LocalModelRegistry:
@@ -47,29 +71,14 @@ class LocalModelRegistry:
             estimator = joblib.load(where / "model.joblib")
         except (OSError, ValueError, KeyError) as exc:
             raise BadInputError(str(where), f"cannot load model: {exc}") from exc
-        return RuntimeModel(
-            kind=cast(ModelKind, meta["kind"]),
-            estimator=estimator,
-            feature_names=tuple(meta["feature_names"]),
-            features_version=meta["features_version"],
-            interval=(float(meta["interval"][0]), float(meta["interval"][1])),
-            metrics={k: float(v) for k, v in meta["metrics"].items()},
-            version=meta["version"],
-        )
+        return model_from(meta, estimator)
 
     def publish(self, model: RuntimeModel) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{model.version}.", dir=self.directory))
         joblib.dump(model.estimator, staging / "model.joblib")
-        meta = {
-            "version": model.version,
-            "kind": model.kind,
-            "features_version": model.features_version,
-            "feature_names": list(model.feature_names),
-            "interval": list(model.interval),
-            "metrics": model.metrics,
-        }
-        (staging / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        meta = json.dumps(model_meta(model), indent=2) + "\n"
+        (staging / "meta.json").write_text(meta)
         os.replace(staging, self.directory / model.version)
         fd, tmp = tempfile.mkstemp(prefix=".CURRENT.", dir=self.directory)
         with os.fdopen(fd, "w") as out:

@@ -1,0 +1,1 @@
+"""The pipeline's whole topology on local emulators: ``python -m emulator up``."""
