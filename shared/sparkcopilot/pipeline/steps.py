@@ -12,9 +12,11 @@ agent, recommend. Each step is idempotent, because Pub/Sub delivers at least onc
 
 Every message is published at most once in the normal course: a ``sent:`` marker is
 created after a publish and checked before it (a crash between the two repeats one
-message, which the next step ignores). Bad input is poison: the analysis is marked failed
-with its reason and the message goes to the dead-letter topic; anything else raises, so
-the message is delivered again.
+message, which the next step ignores; so can two deliveries of one message racing between
+the check and the marker — known, harmless for the steps, and subscribers of the results
+topic dedupe by analysis_id as Pub/Sub's at-least-once delivery requires anyway).
+Bad input is poison: the analysis is marked failed with its reason and the message goes
+to the dead-letter topic; anything else raises, so the message is delivered again.
 """
 
 from __future__ import annotations
