@@ -14,7 +14,7 @@ finding.
 from __future__ import annotations
 
 from ...model import Application
-from ..findings import Finding, Savings, Severity, finding_id
+from ..findings import Finding, finding_id
 from ..thresholds import Thresholds
 from ._plan import spark_version_at_least
 from ._sizing import (
@@ -22,6 +22,7 @@ from ._sizing import (
     app_wall_ms,
     aqe_coalescing,
     overpartitioned,
+    savings_over_cores,
     stage_cores,
     stage_data,
     stage_scope,
@@ -71,7 +72,6 @@ def aqe_disabled(app: Application, limits: Thresholds) -> list[Finding]:
     saved = min(sum(s[3] for s in stages), wall)
     if not stages or saved < lim.min_savings_ms or saved < lim.min_share_of_app * wall:
         return []
-    severity: Severity = "warning"
     scope = scopes[0].model_copy(
         update={
             "job_ids": tuple(sorted({j for s in scopes for j in s.job_ids})),
@@ -106,7 +106,7 @@ def aqe_disabled(app: Application, limits: Thresholds) -> list[Finding]:
             id=finding_id("aqe_disabled", scope),
             kind="aqe_disabled",
             agent="partition",
-            severity=severity,
+            severity="warning",
             title=(
                 f"{what}: {len(stages)} shuffle stage(s) ran {tasks:,} mostly-overhead tasks "
                 f"where about {wanted:,} would do"
@@ -122,9 +122,7 @@ def aqe_disabled(app: Application, limits: Thresholds) -> list[Finding]:
                 "spark.sql.shuffle.partitions as the upper bound it coalesces from."
             ),
             config=dict(_CONFIG),
-            estimated_savings=Savings(
-                wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
-            ),
+            estimated_savings=savings_over_cores(app, saved),
             confidence=0.75,
             explanation=(
                 "Without AQE, every shuffle is read by spark.sql.shuffle.partitions tasks "

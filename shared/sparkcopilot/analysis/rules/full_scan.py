@@ -16,10 +16,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from ...model import Application, PlanNode, SqlExecution
-from ..findings import Finding, Savings, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import MetadataLimits, Thresholds
 from ._plan import human_bytes, metric, plan_nodes, sql_duration_ms, sql_scope
-from ._sizing import app_cores, app_wall_ms
+from ._sizing import app_cores, app_wall_ms, savings_over_cores
 
 #: Nodes between a filter and its scan that pass rows through unchanged.
 _PASS_THROUGH = re.compile(r"^(?:ColumnarToRow|InputAdapter|WholeStageCodegen.*|.*ColumnarToRow)$")
@@ -132,12 +132,10 @@ def full_scan(app: Application, limits: Thresholds) -> list[Finding]:
         if saved < lim.scan_min_savings_ms or saved < lim.scan_min_share_of_app * wall:
             continue
         by_table[scan.location].append((scan, severity, saved))
-    return [_finding(app, entries, cores) for _, entries in sorted(by_table.items())]
+    return [_finding(app, entries) for _, entries in sorted(by_table.items())]
 
 
-def _finding(
-    app: Application, entries: list[tuple[PrunableScan, Severity, int]], cores: int
-) -> Finding:
+def _finding(app: Application, entries: list[tuple[PrunableScan, Severity, int]]) -> Finding:
     scan, _, _ = max(entries, key=lambda e: e[0].bytes_read)
     severity: Severity = "critical" if any(e[1] == "critical" for e in entries) else "warning"
     saved = sum(e[2] for e in entries)
@@ -175,7 +173,7 @@ def _finding(
             "files. Keep the predicate pushable: compare the bare column, not a function "
             "or cast of it."
         ),
-        estimated_savings=Savings(wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4)),
+        estimated_savings=savings_over_cores(app, saved),
         confidence=0.6,
         explanation=(
             "Spark can skip whole partitions when the query filters on a partition column, "
