@@ -30,7 +30,14 @@ from sparkcopilot.prediction.history import (
     record_history,
 )
 from sparkcopilot.prediction.registry import LocalModelRegistry
-from sparkcopilot.prediction.simulator import WhatIf, predicted_savings, recorded_config, simulate
+from sparkcopilot.prediction.simulator import (
+    WhatIf,
+    predicted_savings,
+    recorded_config,
+    simulate,
+    stage_task_cost_ms,
+    task_overhead_ms,
+)
 from sparkcopilot.prediction.training import MIN_ROWS, train
 from tests.conftest import CORPUS, LOGS, corpus_labels
 
@@ -117,6 +124,23 @@ def test_fewer_shuffle_partitions_cut_per_task_overhead_and_more_add_it() -> Non
     many = simulate(app, WhatIf(shuffle_partitions=2000))
     assert fewer.tasks_simulated < recorded.tasks_simulated < many.tasks_simulated
     assert many.wall_ms > recorded.replayed_wall_ms
+
+
+def test_a_stage_of_many_tiny_tasks_shows_its_own_fixed_cost() -> None:
+    many = _app("rt_etl_s1_p200_r1.zstd")
+    shuffle = next(s for s in many.stages if s.num_tasks == 200)
+    cost = stage_task_cost_ms(many, shuffle)
+    assert cost is not None
+    # Above what a task reading nothing costs, below what the stage's typical task took.
+    assert task_overhead_ms(many) < cost < float(np.median(many.stage_tasks(shuffle).duration_ms))
+    few = _app("rt_etl_s1_p8_r1.zstd")  # 8 tasks of a few MB: fixed cost not separable
+    assert all(stage_task_cost_ms(few, s) is None for s in few.stages)
+
+
+def test_the_what_if_to_fewer_partitions_lands_near_the_run_that_used_them() -> None:
+    predicted = simulate(_app("rt_etl_s1_p200_r1.zstd"), WhatIf(shuffle_partitions=8)).wall_ms
+    measured = simulate(_app("rt_etl_s1_p8_r1.zstd")).recorded_wall_ms
+    assert abs(predicted - measured) / measured <= 0.25
 
 
 def test_a_hot_key_is_not_split_by_more_partitions() -> None:

@@ -14,7 +14,7 @@ from .training import TrainingResult
 
 Method = Literal["simulator", "model"]
 
-#: The per-task overhead learned from one log varies about this much between repeats
+#: The per-task fixed costs learned from one log vary about this much between repeats
 #: of the same run; the simulator's interval replays the what-if at both ends.
 OVERHEAD_SPREAD = (0.5, 2.0)
 
@@ -22,9 +22,7 @@ OVERHEAD_SPREAD = (0.5, 2.0)
 def _simulator_interval(
     app: Application, what_if: WhatIf, sim: SimulationResult
 ) -> tuple[int, int]:
-    walls = [sim.wall_ms] + [
-        simulate(app, what_if, sim.task_overhead_ms * factor).wall_ms for factor in OVERHEAD_SPREAD
-    ]
+    walls = [sim.wall_ms] + [simulate(app, what_if, factor).wall_ms for factor in OVERHEAD_SPREAD]
     # Widened by how far the replay missed the recorded run itself.
     miss = abs(sim.self_check_error_pct) / 100
     low = max(sim.lower_bound_ms, round(min(walls) * (1 - miss)))

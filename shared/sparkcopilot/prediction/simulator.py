@@ -15,7 +15,9 @@ would change:
 - **Shuffle partitions**: the stages whose task count ``spark.sql.shuffle.partitions``
   sets (SQL stages reading a shuffle, with as many tasks as partitions, or fewer when
   AQE coalesced) are re-cut into the what-if count. Each task costs a fixed overhead
-  learned from the log (:func:`task_overhead_ms`) plus work proportional to its bytes;
+  learned from the log plus work proportional to its bytes: the stage's own fixed cost
+  where its tasks show it (:func:`stage_task_cost_ms`: many tasks reading next to
+  nothing), else what any task costs (:func:`task_overhead_ms`);
   a partition holding a hot key (over 5× the median, Spark's skewedPartitionFactor)
   keeps its excess in one task, since re-hashing cannot split a key.
 
@@ -46,6 +48,16 @@ DEFAULT_ADVISORY_BYTES = 64 << 20
 #: Tasks that read nothing, or the scheduler's own share of every task, cost at least
 #: this much in any Spark deployment (task launch RPC, deserialization, status update).
 MIN_TASK_OVERHEAD_MS = 5.0
+#: A stage's tasks show its fixed cost when at least this many ran past each executor's
+#: first (which pays class loading and code generation once)...
+STAGE_COST_MIN_TASKS = 20
+#: ...and they read at most this much each: work on 256 KiB is a few milliseconds at
+#: the tens of MB/s a core shuffles, aggregates and writes, so the fastest tasks'
+#: duration is nearly all fixed cost (opening and committing output, fetch requests).
+STAGE_COST_MAX_TASK_BYTES = 256 << 10
+#: The fixed cost is read at this quantile of those tasks' durations: low enough to
+#: leave out tasks slowed by contention or GC, high enough not to be a lucky outlier.
+STAGE_COST_QUANTILE = 10
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -268,6 +280,15 @@ def _slots(app: Application, recorded: ClusterConfig, config: ClusterConfig) -> 
 # ---------------------------------------------------------------- per-task overhead
 
 
+def _first_on_executor(launch_ms: np.ndarray, executor: np.ndarray) -> np.ndarray:
+    """Each executor's earliest task among these: it also pays class loading and JIT."""
+    first = np.zeros(len(launch_ms), np.bool_)
+    for code in np.unique(executor):
+        rows = np.flatnonzero(executor == code)
+        first[rows[np.argmin(launch_ms[rows])]] = True
+    return first
+
+
 def task_overhead_ms(app: Application) -> float:
     """What one more task costs whatever its data, learned from the log.
 
@@ -281,18 +302,36 @@ def task_overhead_ms(app: Application) -> float:
     ok = tasks.outcome == TaskOutcome.SUCCESS
     if not ok.any():
         return MIN_TASK_OVERHEAD_MS
-    first_on_executor = np.zeros(len(tasks), np.bool_)
-    for code in np.unique(tasks.executor):
-        rows = np.flatnonzero(tasks.executor == code)
-        first_on_executor[rows[np.argmin(tasks.launch_ms[rows])]] = True
+    first = _first_on_executor(tasks.launch_ms, tasks.executor)
     reads = tasks.input_bytes + tasks.shuffle_read_bytes
-    empty = ok & ~first_on_executor & (reads == 0) & (tasks.shuffle_write_bytes == 0)
+    empty = ok & ~first & (reads == 0) & (tasks.shuffle_write_bytes == 0)
     if empty.any():
         overhead = float(np.median(tasks.duration_ms[empty]))
     else:
         outside_run = tasks.duration_ms[ok] - tasks.run_ms[ok]
         overhead = float(np.median(np.clip(outside_run, 0, None)))
     return max(MIN_TASK_OVERHEAD_MS, overhead)
+
+
+def stage_task_cost_ms(app: Application, stage: StageAttempt) -> float | None:
+    """The fixed cost of one task of this stage, when its tasks show it, else None.
+
+    A task that writes files or shuffle output pays more than one that reads nothing:
+    it opens and commits its output and sends fetch requests. Where the stage ran many
+    tasks reading next to nothing, their low quantile is that cost (see the
+    ``STAGE_COST_*`` constants); a stage of few or large tasks cannot tell fixed cost
+    from work, and the caller falls back to :func:`task_overhead_ms`.
+    """
+    tasks = app.stage_tasks(stage)
+    steady = (tasks.outcome == TaskOutcome.SUCCESS) & ~_first_on_executor(
+        tasks.launch_ms, tasks.executor
+    )
+    if int(steady.sum()) < STAGE_COST_MIN_TASKS:
+        return None
+    reads = (tasks.input_bytes + tasks.shuffle_read_bytes)[steady]
+    if float(np.median(reads)) > STAGE_COST_MAX_TASK_BYTES:
+        return None
+    return float(np.percentile(tasks.duration_ms[steady], STAGE_COST_QUANTILE))
 
 
 # ---------------------------------------------------------------- the replayed DAG
@@ -469,7 +508,13 @@ def _recut(
 
 
 def _with_partitions(
-    app: Application, plan: _Plan, recorded: int, wanted: int, overhead_ms: float
+    app: Application,
+    plan: _Plan,
+    *,
+    recorded: int,
+    wanted: int,
+    overhead_ms: float,
+    overhead_scale: float,
 ) -> _Plan:
     if wanted == recorded:
         return plan
@@ -496,7 +541,9 @@ def _with_partitions(
         if count == len(node.durations):
             continue
         durations = np.asarray(node.durations)
-        nodes[n] = replace(node, durations=_recut(durations, read, max(1, count), overhead_ms))
+        stage_cost = stage_task_cost_ms(app, stage)
+        cost = overhead_scale * max(overhead_ms, stage_cost or 0.0)
+        nodes[n] = replace(node, durations=_recut(durations, read, max(1, count), cost))
     return replace(plan, nodes=tuple(nodes))
 
 
@@ -679,19 +726,24 @@ def _critical_path(plan: _Plan, replay: _Replay) -> tuple[int, ...]:
 
 
 def simulate(
-    app: Application, what_if: WhatIf | None = None, overhead_ms: float | None = None
+    app: Application, what_if: WhatIf | None = None, overhead_scale: float = 1.0
 ) -> SimulationResult:
     """Replay the application at its recorded configuration and at ``what_if``;
-    ``overhead_ms`` replaces the per-task overhead learned from the log."""
+    ``overhead_scale`` multiplies every per-task fixed cost learned from the log."""
     if not len(app.tasks):
         raise BadInputError(app.source.path, "the log has no task events: nothing to simulate")
     recorded = recorded_config(app)
     config = (what_if or WhatIf()).applied_to(recorded)
-    overhead = task_overhead_ms(app) if overhead_ms is None else overhead_ms
+    overhead = task_overhead_ms(app)
     base_plan = _plan(app)
     baseline = _replay(base_plan, _slots(app, recorded, recorded))
     plan = _with_partitions(
-        app, base_plan, recorded.shuffle_partitions, config.shuffle_partitions, overhead
+        app,
+        base_plan,
+        recorded=recorded.shuffle_partitions,
+        wanted=config.shuffle_partitions,
+        overhead_ms=overhead,
+        overhead_scale=overhead_scale,
     )
     slots = _slots(app, recorded, config)
     replay = baseline if (plan is base_plan and config == recorded) else _replay(plan, slots)
