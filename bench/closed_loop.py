@@ -59,18 +59,27 @@ def _sink(df: Any) -> None:
     df.write.format("noop").mode("overwrite").save()
 
 
+def _burn(column: Any, rounds: int) -> Any:
+    """CPU work per row that stays in generated code: ``rounds`` chained SHA-512s."""
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    for _ in range(rounds):
+        column = F.sha2(column, 512)
+    return column
+
+
 def skew_join(spark: Spark) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    # 80 % of the orders on one customer: its join task holds most of the work, which
-    # two cores could share.
-    # Customers too many to broadcast: the join shuffles, and the hot key's task waits.
-    orders = _orders(spark, 3_000_000, hot_share=0.8)
-    customers = spark.range(1_500_000).select(
-        F.col("id").alias("customer_id"), F.lpad(F.col("id").cast("string"), 64, "c").alias("c")
+    # 95 % of the orders on one customer: its join task holds nearly all the work, which
+    # two cores could share. Customers are made too many to broadcast (the threshold is
+    # off), so the join shuffles and the hot key's task runs alone.
+    orders = _orders(spark, 1_500_000, hot_share=0.95)
+    customers = spark.range(200_000).select(
+        F.col("id").alias("customer_id"), F.col("id").cast("string").alias("c")
     )
     joined = orders.join(customers, "customer_id")
-    _sink(joined.select(F.sha2(F.concat_ws("|", "note", "c"), 512).alias("h")))
+    _sink(joined.select(_burn(F.concat_ws("|", "note", "c"), 6).alias("h")))
 
 
 def spill_sort(spark: Spark) -> None:
@@ -86,9 +95,8 @@ def few_partitions(spark: Spark) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     # The work is after the shuffle, in as many tasks as shuffle partitions.
-    orders = _orders(spark, 2_000_000)
-    wide = F.concat_ws("|", "note", "note", "note", "note")
-    _sink(orders.repartition("customer_id").select(F.sha2(wide, 512).alias("h")))
+    orders = _orders(spark, 1_000_000)
+    _sink(orders.repartition("customer_id").select(_burn(F.col("note"), 8).alias("h")))
 
 
 def missed_broadcast(spark: Spark) -> None:

@@ -55,6 +55,10 @@ STAGE_COST_MIN_TASKS = 20
 #: the tens of MB/s a core shuffles, aggregates and writes, so the fastest tasks'
 #: duration is nearly all fixed cost (opening and committing output, fetch requests).
 STAGE_COST_MAX_TASK_BYTES = 256 << 10
+#: No SQL task processes shuffle data slower than this per core (Python UDFs included
+#: run at MB/s): time tiny tasks spend beyond it is not work on their bytes but waiting
+#: (for the driver that launches thousands of them, for a core), and goes with them.
+MIN_SHUFFLE_BYTES_PER_S = 100 << 10
 #: The fixed cost is read at this quantile of those tasks' durations: low enough to
 #: leave out tasks slowed by contention or GC, high enough not to be a lucky outlier.
 STAGE_COST_QUANTILE = 10
@@ -493,7 +497,8 @@ def _governed_by_shuffle_partitions(
 def _recut(
     durations: np.ndarray, read_bytes: np.ndarray, count: int, overhead_ms: float
 ) -> tuple[float, ...]:
-    """The stage's work re-cut into ``count`` tasks by bytes, hot keys kept whole."""
+    """The stage's work re-cut into ``count`` tasks by bytes, hot keys kept whole; work is
+    at most what the bytes take at ``MIN_SHUFFLE_BYTES_PER_S``."""
     work = np.clip(durations - overhead_ms, 0, None)
     weight = read_bytes.astype(np.float64) if read_bytes.sum() > 0 else work
     total_weight = float(weight.sum())
@@ -504,6 +509,8 @@ def _recut(
     for rank, excess in enumerate(sorted(hot[hot > 0], reverse=True)):
         shares[rank % count] += excess
     rate = float(work.sum()) / total_weight
+    if read_bytes.sum() > 0:
+        rate = min(rate, 1000 / MIN_SHUFFLE_BYTES_PER_S)
     return tuple(float(overhead_ms + rate * s) for s in shares)
 
 

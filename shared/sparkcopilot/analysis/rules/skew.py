@@ -1,9 +1,11 @@
 """data_skew: a few tasks of a stage read far more data, and run far longer, than the
 stage's median task.
 
-The straggler holds the stage (and every stage after it) while the other cores idle, so
-the time at stake is the straggler's excess over the median. Only a straggler that also
-reads several times the median's bytes is data skew; one that doesn't is reported as info.
+The straggler holds the stage (and every stage after it) while the other cores idle.
+Its excess over the median says whether the skew matters; what splitting it gives back is
+the stage's span less its work spread over its cores (what the stage then takes), and
+never more than that excess. Only a straggler that also reads several times the median's bytes is
+data skew; one that doesn't is reported as info.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from ...model import Application, StageAttempt, TaskOutcome
 from ..findings import Finding, Savings, Severity, finding_id
 from ..thresholds import Thresholds
-from ._sizing import app_wall_ms, stage_scope
+from ._sizing import app_cores, app_wall_ms, stage_cores, stage_scope
 
 _MIB = 1 << 20
 
@@ -61,12 +63,17 @@ def _stage_skew(
     else:
         severity = "warning"
     scope = stage_scope(stage)
+    cores = stage_cores(app, stage, app_cores(app))
     config: dict[str, str] = {}
     if reads_shuffle:
         # AQE splits a shuffle partition only when it is both factor x the median and
         # over the byte threshold (256 MB by default): set both so this one qualifies.
         biggest = int(read[slowest])
         threshold = max(16 * _MIB, biggest // 2 // _MIB * _MIB)
+        # It cuts the partition into pieces of the advisory size (64 MB by default), so a
+        # hot partition under that would stay whole: size the pieces to give every core
+        # two of them.
+        piece_mib = max(1, biggest // (2 * cores) // _MIB)
         config = {
             "spark.sql.adaptive.enabled": "true",
             "spark.sql.adaptive.skewJoin.enabled": "true",
@@ -74,6 +81,7 @@ def _stage_skew(
                 int(max(2, min(5, data_ratio // 2)))
             ),
             "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes": f"{threshold // _MIB}m",
+            "spark.sql.adaptive.advisoryPartitionSizeInBytes": f"{piece_mib}m",
         }
         advice = (
             "Let AQE split the oversized shuffle partition (settings below); if the skew "
@@ -85,6 +93,8 @@ def _stage_skew(
             "a better-spread key, or split the oversized input files."
         )
     cause = "data" if by_data else "time (not data: check GC, the executor, or the code path)"
+    span = stage.duration_ms or longest
+    saved = int(max(0.0, min(excess, span - max(median, float(durations.sum()) / cores))))
     return Finding(
         id=finding_id("data_skew", scope),
         kind="data_skew",
@@ -108,7 +118,7 @@ def _stage_skew(
         recommendation=advice,
         config=config,
         estimated_savings=Savings(
-            wall_ms=int(excess), core_hours=round(excess / 3_600_000, 4), cost_usd=0.0
+            wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
         ),
         confidence=round(min(0.95, 0.6 + 0.03 * ratio), 2) if by_data else 0.5,
     )
