@@ -327,8 +327,7 @@ def _stores(config: StackConfig) -> tuple[gcp.bigquery.Dataset, gcp.secretmanage
     )
     dataset = gcp.bigquery.Dataset(
         "history",
-        # BigQuery ids take no hyphen.
-        dataset_id=_named(names.DATASET_HISTORY, config).replace("-", "_"),
+        dataset_id=names.history_dataset(config.prefix),
         project=project,
         location=region,
         description="Spark Copilot: every analysed application, its stages and findings",
