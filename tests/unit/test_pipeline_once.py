@@ -119,8 +119,7 @@ def test_racing_deliveries_of_recommend_publish_one_result(tmp_path: Path) -> No
     p, bus, analysis_id = _dispatched(tmp_path)
     slow = dataclasses.replace(p, bus=SlowResultsBus(bus))
     threads = [
-        threading.Thread(target=_redelivered_until_done, args=(slow, analysis_id))
-        for _ in range(6)
+        threading.Thread(target=_redelivered_until_done, args=(slow, analysis_id)) for _ in range(6)
     ]
     for thread in threads:
         thread.start()
