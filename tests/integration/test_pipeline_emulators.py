@@ -201,11 +201,8 @@ def test_the_same_finalize_event_twice_is_one_analysis(cloud: Cloud) -> None:
     # Whatever the redelivery might have set off is published before this next log's result.
     later = cloud.upload("twice/after.zstd", (LOGS / "healthy_narrow_v35").read_bytes())
     cloud.result(later)
-    # One analysis: one document, one partial per agent, one result. Pub/Sub itself is
-    # at-least-once, so subscribers dedupe by analysis_id; a result published again by two
-    # deliveries racing the sent-marker would be the same message (known, see steps.py).
-    published = cloud.results_of(analysis_id)
-    assert published and all(a == published[0] for a in published)
+    # One analysis: one document, one partial per agent, one result.
+    assert len(cloud.results_of(analysis_id)) == 1
     assert cloud.store().get(analysis_id)["status"] == "done"
     assert len(cloud.store().partials(analysis_id)) == len(resources.AGENTS)
 

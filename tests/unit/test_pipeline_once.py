@@ -62,6 +62,20 @@ class CrashingResultsBus:
         self.bus.publish(topic, data, attributes)
 
 
+class ReadingSubscriber:
+    """A results subscriber that reads the analysis the moment its message is out."""
+
+    def __init__(self, p: Pipeline) -> None:
+        self.p = p
+        self.seen: list[tuple[str, str]] = []
+
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        self.p.bus.publish(topic, data, attributes)
+        if topic == resources.TOPIC_RESULTS:
+            doc = self.p.store.get(attributes["analysis_id"]) or {}
+            self.seen.append((attributes["status"], doc.get("status", "")))
+
+
 def _dispatched(tmp_path: Path) -> tuple[Pipeline, InProcessBus, str]:
     """A log parsed and analyzed by every agent, its dispatch to recommend not delivered."""
     settings = load_settings({"SPARK_COPILOT_PIPELINE__CLAIM_LEASE_S": str(LEASE_S)})
@@ -152,3 +166,14 @@ def test_a_crash_between_lease_and_publish_sends_one_result_after_the_lease(
     assert isinstance(history, SqliteAnalysisHistory)
     stages = history.recorded(resources.TABLE_STAGES, analysis_id)
     assert len(stages) == len(read_application(LOGS / LOG).stages)
+
+
+def test_the_document_is_finished_before_the_message_announcing_it(tmp_path: Path) -> None:
+    p, _, analysis_id = _dispatched(tmp_path)
+    subscriber = ReadingSubscriber(p)
+    recommend(dataclasses.replace(p, bus=subscriber), analysis_id)
+    p.blobs.write("logs", "broken.zstd", b"\x28\xb5\x2f\xfd" + b"\x00garbage" * 50)
+    broken = p.blobs.stat("logs", "broken.zstd")
+    assert broken is not None
+    ingest(dataclasses.replace(p, bus=subscriber), broken)
+    assert subscriber.seen == [("done", "done"), ("failed", "failed")]
