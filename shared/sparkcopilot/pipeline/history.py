@@ -72,7 +72,7 @@ def _stage_row(app: Application, stage: StageAttempt, keys: dict[str, object]) -
     )
 
 
-def application_row(
+def _application_row(
     row: HistoryRow, keys: dict[str, object], spark_version: str | None, cost_usd: float | None
 ) -> ApplicationRow:
     return ApplicationRow.model_validate(
@@ -141,7 +141,7 @@ def analysis_records(
     return AnalysisRecords(
         analysis_id=analysis_id,
         application=(
-            application_row(runs[0], keys, app.app.spark_version, cost_usd) if runs else None
+            _application_row(runs[0], keys, app.app.spark_version, cost_usd) if runs else None
         ),
         stages=tuple(_stage_row(app, s, keys) for s in app.stages),
         findings=findings,
