@@ -170,6 +170,7 @@ class FirestoreAnalysisStore:
         return str(snapshot.to_dict()["owner"]) if snapshot.exists else None
 
     def lease(self, analysis_id: str, marker: str, owner: str, seconds: float) -> str:
+        # Expiry by each instance's wall clock: they agree far closer than a lease is long.
         ref = self._marker_ref(analysis_id, marker)
         now = time.time()
         held = {"owner": owner, "expires_at": now + seconds}
