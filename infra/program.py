@@ -190,8 +190,8 @@ def declare(config: StackConfig, bundles: Mapping[str, Path]) -> Pipeline:
         "api",
         HttpTrigger(invokers=config.api_invokers),
         [
-            # POST /analyses drops the log into the logs bucket: ingest takes it from there.
-            Grant("bucket", "roles/storage.objectCreator", logs_bucket, "logs"),
+            # POST /analyses and /comparisons read the gs:// logs they are given.
+            Grant("bucket", "roles/storage.objectViewer", logs_bucket, "logs"),
             firestore,
             Grant("secret", "roles/secretmanager.secretAccessor", api_keys.secret_id, "api-keys"),
         ],
@@ -327,8 +327,7 @@ def _stores(config: StackConfig) -> tuple[gcp.bigquery.Dataset, gcp.secretmanage
     )
     dataset = gcp.bigquery.Dataset(
         "history",
-        # BigQuery ids take no hyphen.
-        dataset_id=_named(names.DATASET_HISTORY, config).replace("-", "_"),
+        dataset_id=names.history_dataset(config.prefix),
         project=project,
         location=region,
         description="Spark Copilot: every analysed application, its stages and findings",

@@ -1,5 +1,6 @@
-"""Schemas of the BigQuery history tables (DESIGN.md §6), shared by the Pulumi program that
-creates them and the BigQuery adapter that appends to them, so the two cannot drift.
+"""The BigQuery history tables (DESIGN.md §6): one typed row model per table, and each
+table's schema derived from its model, so the Pulumi program that creates the tables and
+the adapter that appends rows to them cannot drift.
 
 Every table is partitioned by day on ``started_at`` (when the application started: queries
 over a period read only its partitions) and clustered by ``app_id`` (one application's rows
@@ -8,9 +9,14 @@ sit together). The names are those of :mod:`sparkcopilot.resources`.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from .resources import TABLE_APPLICATIONS, TABLE_FINDINGS, TABLE_STAGES
 
@@ -21,6 +27,81 @@ ColumnMode = Literal["REQUIRED", "NULLABLE", "REPEATED"]
 PARTITION_COLUMN: Final = "started_at"
 #: The clustering column every history table has.
 CLUSTER_COLUMN: Final = "app_id"
+
+
+class HistoryKeys(BaseModel):
+    """What every history row starts with: the day partition, the cluster key, the
+    analysis the row came from, and when it was appended."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    started_at: datetime = Field(description="when the application started")
+    app_id: str = Field(description="Spark application id")
+    analysis_id: str = Field(description="the pipeline's analysis id")
+    recorded_at: datetime = Field(description="when the row was appended")
+
+    def insert_id(self) -> str:
+        """The row's dedupe key within its table (BigQuery's ``insertId``)."""
+        return self.analysis_id
+
+
+class ApplicationRow(HistoryKeys):
+    """One analysed run: the runtime model's training data."""
+
+    app_name: str | None = None
+    spark_version: str | None = None
+    wall_ms: int = Field(description="recorded wall time")
+    features_version: str = Field(description="prediction.features version")
+    features: dict[str, float] = Field(description="the runtime model's features of this run")
+    cost_usd: float | None = Field(default=None, description="the cost agent's estimate")
+
+
+class StageRow(HistoryKeys):
+    """One stage attempt of an analysed run."""
+
+    stage_id: int
+    attempt: int
+    name: str
+    status: str = Field(description="complete, failed, or running when it never ended")
+    num_tasks: int = Field(description="tasks the stage was submitted with")
+    tasks_ended: int = Field(description="task attempts the log holds an end of")
+    duration_ms: int | None = Field(default=None, description="submitted → completed")
+    executor_run_time_ms: int
+    input_bytes: int
+    shuffle_read_bytes: int
+    shuffle_write_bytes: int
+    memory_spilled_bytes: int
+    disk_spilled_bytes: int
+    task_ms_p50: int | None = Field(default=None, description="median task attempt duration")
+    task_ms_p90: int | None = None
+    task_ms_p99: int | None = None
+    task_ms_max: int | None = None
+    sql_id: int | None = None
+    job_ids: list[int] = Field(default_factory=list)
+
+    def insert_id(self) -> str:
+        return f"{self.analysis_id}/{self.stage_id}/{self.attempt}"
+
+
+class FindingRow(HistoryKeys):
+    """One finding of an analysis."""
+
+    finding_id: str
+    kind: str
+    agent: str
+    severity: str
+    title: str
+    stage_ids: list[int] = Field(default_factory=list)
+    sql_ids: list[int] = Field(default_factory=list)
+    confidence: float
+    saved_wall_ms: int
+    saved_cost_usd: float
+    config_keys: list[str] = Field(
+        default_factory=list, description="the Spark settings the finding recommends"
+    )
+
+    def insert_id(self) -> str:
+        return f"{self.analysis_id}/{self.finding_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,62 +125,47 @@ class TableSchema:
         ]
 
 
-# Every table starts with these: the day partition, the cluster key, and the analysis the
-# row came from (a re-analysis of the same log replaces rows of the same analysis id).
-_KEYS = (
-    Column(PARTITION_COLUMN, "TIMESTAMP", "REQUIRED", "when the application started"),
-    Column(CLUSTER_COLUMN, "STRING", "REQUIRED", "Spark application id"),
-    Column("analysis_id", "STRING", "REQUIRED", "the pipeline's analysis id"),
-)
+_SCALARS: Final[Mapping[type, ColumnType]] = {
+    str: "STRING",
+    int: "INT64",
+    float: "FLOAT64",
+    bool: "BOOL",
+    datetime: "TIMESTAMP",
+}
 
-APPLICATIONS = TableSchema(
-    TABLE_APPLICATIONS,
-    (
-        *_KEYS,
-        Column("app_name", "STRING"),
-        Column("spark_version", "STRING"),
-        Column("wall_ms", "INT64", "REQUIRED", "recorded wall time"),
-        Column("features_version", "STRING", "REQUIRED", "prediction.features version"),
-        Column("features", "JSON", "REQUIRED", "the runtime model's features of this run"),
-        Column("cost_usd", "FLOAT64", description="the cost agent's estimate"),
-        Column("recorded_at", "TIMESTAMP", "REQUIRED", "when the row was appended"),
-    ),
-)
 
-STAGES = TableSchema(
-    TABLE_STAGES,
-    (
-        *_KEYS,
-        Column("stage_id", "INT64", "REQUIRED"),
-        Column("attempt", "INT64", "REQUIRED"),
-        Column("name", "STRING"),
-        Column("tasks", "INT64", "REQUIRED"),
-        Column("duration_ms", "INT64"),
-        Column("executor_run_time_ms", "INT64"),
-        Column("input_bytes", "INT64"),
-        Column("shuffle_read_bytes", "INT64"),
-        Column("shuffle_write_bytes", "INT64"),
-        Column("spilled_bytes", "INT64", description="memory + disk spill"),
-    ),
-)
+def _column_type(annotation: Any) -> tuple[ColumnType, ColumnMode]:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (types.UnionType, typing.Union):
+        (inner,) = [a for a in args if a is not type(None)]
+        found, _ = _column_type(inner)
+        return found, "NULLABLE"
+    if origin is list:
+        return _column_type(args[0])[0], "REPEATED"
+    if origin is dict:
+        return "JSON", "REQUIRED"
+    if annotation in _SCALARS:
+        return _SCALARS[annotation], "REQUIRED"
+    raise TypeError(f"{annotation!r}: no BigQuery column type")
 
-FINDINGS = TableSchema(
-    TABLE_FINDINGS,
-    (
-        *_KEYS,
-        Column("finding_id", "STRING", "REQUIRED"),
-        Column("kind", "STRING", "REQUIRED"),
-        Column("agent", "STRING", "REQUIRED"),
-        Column("severity", "STRING", "REQUIRED"),
-        Column("title", "STRING", "REQUIRED"),
-        Column("stage_ids", "INT64", "REPEATED"),
-        Column("saved_wall_ms", "INT64"),
-        Column("saved_cost_usd", "FLOAT64"),
-        Column("confidence", "FLOAT64"),
-    ),
-)
+
+def table_schema(name: str, row: type[HistoryKeys]) -> TableSchema:
+    """The table of these rows: a column per field, in declaration order."""
+    columns = []
+    for field_name, info in row.model_fields.items():
+        column_type, mode = _column_type(info.annotation)
+        columns.append(Column(field_name, column_type, mode, info.description or ""))
+    return TableSchema(name, tuple(columns))
+
+
+#: Each history table's row model, by table name.
+ROW_MODELS: Final[Mapping[str, type[HistoryKeys]]] = {
+    TABLE_APPLICATIONS: ApplicationRow,
+    TABLE_STAGES: StageRow,
+    TABLE_FINDINGS: FindingRow,
+}
 
 #: Every history table, by name.
 HISTORY_TABLES: Final[Mapping[str, TableSchema]] = {
-    table.name: table for table in (APPLICATIONS, STAGES, FINDINGS)
+    name: table_schema(name, row) for name, row in ROW_MODELS.items()
 }

@@ -49,6 +49,8 @@ SUBCOLLECTION_PARTIALS: Final = "partials"
 SUBCOLLECTION_MARKERS: Final = "markers"
 #: content hash → analysis id, so an identical log reuses its result.
 COLLECTION_CONTENT: Final = "contents"
+#: rate-limits/{key id}: the API key's token bucket, shared by every API instance.
+COLLECTION_RATE_LIMITS: Final = "rate-limits"
 
 # -- Cloud Storage --
 #: Where parsed applications are stored in the artifacts bucket.
@@ -74,3 +76,8 @@ SECRET_API_KEYS: Final = "api-keys"
 def qualified(name: str, prefix: str = "") -> str:
     """``name`` under a deployment prefix (``prod-parsed``), or as is without one."""
     return f"{prefix}-{name}" if prefix else name
+
+
+def history_dataset(prefix: str = "") -> str:
+    """The history dataset under a deployment prefix (BigQuery ids take no hyphen)."""
+    return qualified(DATASET_HISTORY, prefix).replace("-", "_")

@@ -18,7 +18,7 @@ from infra.config import StackConfig, from_pulumi, load
 from sparkcopilot import resources
 from sparkcopilot.config import load_settings
 from sparkcopilot.errors import UsageError
-from sparkcopilot.history_schema import HISTORY_TABLES
+from sparkcopilot.history_schema import ROW_MODELS, table_schema
 
 from .cloud import PROJECT_NUMBER, Declared, run_program
 from .entry_points import defined_names
@@ -188,9 +188,8 @@ def _iam(declared: list[Declared]) -> set[tuple[str, str, str]]:
 
 
 def _expected_iam() -> set[tuple[str, str, str]]:
-    viewer, creator, user, publisher = (
+    viewer, user, publisher = (
         "roles/storage.objectViewer",
-        "roles/storage.objectCreator",
         "roles/storage.objectUser",
         "roles/pubsub.publisher",
     )
@@ -207,7 +206,7 @@ def _expected_iam() -> set[tuple[str, str, str]]:
         ("fn-recommend", publisher, "dev-results"),
         ("fn-recommend", publisher, "dev-dead-letter"),
         ("fn-recommend", "roles/aiplatform.user", PROJECT),
-        ("fn-api", creator, LOGS),
+        ("fn-api", viewer, LOGS),
         ("fn-api", datastore, PROJECT),
         ("fn-api", "roles/secretmanager.secretAccessor", "dev-api-keys"),
         ("fn-train", "roles/bigquery.dataViewer", "dev_spark_copilot"),
@@ -298,11 +297,17 @@ def test_every_name_the_code_uses_exists(declared: list[Declared]) -> None:
     assert [d["datasetId"] for d in datasets.values()] == ["dev_spark_copilot"]
 
 
-def test_history_tables_use_the_shared_schemas(declared: list[Declared]) -> None:
+def test_history_tables_have_the_schemas_of_the_rows_appended_to_them(
+    declared: list[Declared],
+) -> None:
+    """The declared schema of each table is the one derived from the row model the
+    BigQuery adapter appends (sparkcopilot.history_schema)."""
     tables = {t["tableId"]: t for t in _of(declared, "gcp:bigquery/table:Table").values()}
-    assert set(tables) == set(resources.TABLES)
+    assert set(tables) == set(resources.TABLES) == set(ROW_MODELS)
     for name, table in tables.items():
-        assert json.loads(table["schema"]) == HISTORY_TABLES[name].as_bigquery_json()
+        derived = table_schema(name, ROW_MODELS[name]).as_bigquery_json()
+        assert json.loads(table["schema"]) == derived
+        assert [c["name"] for c in derived] == list(ROW_MODELS[name].model_fields)
         assert table["timePartitioning"] == {"type": "DAY", "field": "started_at"}
         assert table["clusterings"] == ["app_id"]
 

@@ -8,11 +8,16 @@ it is started and stopped here, on free loopback ports.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import io
 import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,16 +25,29 @@ from typing import Any
 import pytest
 
 from emulator.topology import (
+    ARTIFACTS_BUCKET,
     LOGS_BUCKET,
     SUBSCRIPTION_RESULTS,
     Topology,
     missing_binaries,
 )
 from sparkcopilot import resources
+from sparkcopilot.comparison import compare
+from sparkcopilot.config import load_settings
 from sparkcopilot.eventlog import read_application
-from sparkcopilot.pipeline.gcp import BigQueryHistoryStore, FirestoreAnalysisStore, bigquery_client
+from sparkcopilot.pipeline import steps
+from sparkcopilot.pipeline.api import Api
+from sparkcopilot.pipeline.embedded import LocalKeyStore
+from sparkcopilot.pipeline.gcp import (
+    BigQueryHistoryStore,
+    FirestoreAnalysisStore,
+    FirestoreRateLimiter,
+    bigquery_client,
+    gcp_pipeline,
+)
+from sparkcopilot.pipeline.keys import hash_key, key_file
 from sparkcopilot.pipeline.ports import StoredObject
-from sparkcopilot.pipeline.steps import analysis_id_of
+from sparkcopilot.pipeline.steps import EffectInProgressError, Pipeline, analysis_id_of
 from tests.conftest import LOGS
 
 storage = pytest.importorskip("google.cloud.storage", reason="the gcp extra is not installed")
@@ -71,6 +89,56 @@ class Cloud:
         found = self.until(f"the result of {analysis_id}", lambda: self.results_of(analysis_id))
         return dict(found[0])
 
+    def settled_results_of(self, analysis_id: str, later_log: str) -> list[dict[str, str]]:
+        """Every result of the analysis, once whatever it set off has been published: a
+        later log's result comes after it."""
+        later = self.upload(f"later/{uuid.uuid4().hex}", (LOGS / later_log).read_bytes())
+        self.result(later)
+        return self.results_of(analysis_id)
+
+    def history(self) -> BigQueryHistoryStore:
+        return BigQueryHistoryStore(bigquery_client(self.topology.project))
+
+    def history_counts(self, analysis_id: str) -> dict[str, int]:
+        return {
+            table: len(self.history().recorded(table, analysis_id)) for table in resources.TABLES
+        }
+
+    def expected_counts(self, analysis_id: str, log: str) -> dict[str, int]:
+        """One history row per run (when it finished), stage attempt and finding."""
+        app = read_application(LOGS / log)
+        return {
+            resources.TABLE_APPLICATIONS: int(app.complete and app.app.duration_ms is not None),
+            resources.TABLE_STAGES: len(app.stages),
+            resources.TABLE_FINDINGS: len(self.store().get(analysis_id)["findings"]),
+        }
+
+    def dispatched(self, name: str, log: str) -> str:
+        """A log dropped while recommend is down, once every agent is done with it."""
+        self.topology.servers["recommend"].stop()
+        analysis_id = self.upload(name, (LOGS / log).read_bytes())
+        self.until("the dispatch", lambda: self.store().marker(analysis_id, "dispatch"))
+        return analysis_id
+
+    def deliver_dispatch(self, analysis_id: str) -> bool:
+        """One delivery of the dispatch message to recommend, as Eventarc makes it."""
+        message = {
+            "data": base64.b64encode(json.dumps({"analysis_id": analysis_id}).encode()).decode(),
+            "attributes": {"analysis_id": analysis_id},
+            "messageId": uuid.uuid4().hex,
+            "publishTime": "2026-11-28T00:00:00Z",
+        }
+        project = self.topology.project
+        headers = {
+            "ce-specversion": "1.0",
+            "ce-id": message["messageId"],
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "ce-source": f"//pubsub.googleapis.com/projects/{project}/topics/dispatch",
+            "content-type": "application/json",
+        }
+        body = json.dumps({"message": message}).encode()
+        return self.topology.post_cloud_event("recommend", body, headers)
+
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
@@ -98,8 +166,21 @@ def test_a_dropped_log_produces_the_results_document_message_and_history(cloud: 
     assert doc["status"] == "done" and doc["object"] == "jobs/skew.zstd"
     assert doc["completed_at"] is not None
     assert any(f["kind"] == "data_skew" and f["references"] for f in doc["findings"])
-    history = BigQueryHistoryStore(bigquery_client(cloud.topology.project)).rows()
+    history = cloud.history().rows()
     assert result["app_id"] in {row.app_id for row in history}
+    stages = cloud.history().recorded(resources.TABLE_STAGES, analysis_id)
+    app = read_application(LOGS / "skew_join_v4.zstd")
+    assert sorted((s["stage_id"], s["attempt"]) for s in stages) == sorted(
+        s.key for s in app.stages
+    )
+    assert {s["app_id"] for s in stages} == {result["app_id"]}
+    findings = cloud.history().recorded(resources.TABLE_FINDINGS, analysis_id)
+    assert sorted(f["finding_id"] for f in findings) == sorted(f["id"] for f in doc["findings"])
+    counts = cloud.history_counts(analysis_id)
+    assert counts == cloud.expected_counts(analysis_id, "skew_join_v4.zstd")
+    assert counts[resources.TABLE_APPLICATIONS] == 1
+    assert cloud.deliver_dispatch(analysis_id)  # recommend redelivered: nothing appended
+    assert cloud.history_counts(analysis_id) == counts
 
 
 def test_the_same_finalize_event_twice_is_one_analysis(cloud: Cloud) -> None:
@@ -120,11 +201,8 @@ def test_the_same_finalize_event_twice_is_one_analysis(cloud: Cloud) -> None:
     # Whatever the redelivery might have set off is published before this next log's result.
     later = cloud.upload("twice/after.zstd", (LOGS / "healthy_narrow_v35").read_bytes())
     cloud.result(later)
-    # One analysis: one document, one partial per agent, one result. Pub/Sub itself is
-    # at-least-once, so subscribers dedupe by analysis_id; a result published again by two
-    # deliveries racing the sent-marker would be the same message (known, see steps.py).
-    published = cloud.results_of(analysis_id)
-    assert published and all(a == published[0] for a in published)
+    # One analysis: one document, one partial per agent, one result.
+    assert len(cloud.results_of(analysis_id)) == 1
     assert cloud.store().get(analysis_id)["status"] == "done"
     assert len(cloud.store().partials(analysis_id)) == len(resources.AGENTS)
 
@@ -232,3 +310,93 @@ def test_bad_input_through_the_api_is_a_400(cloud: Cloud, tmp_path: Path) -> Non
 
     status, body, _ = cloud.until("a token", answered)
     assert status == 400 and "not a Spark event log" in body["error"]
+
+
+def test_racing_deliveries_of_recommend_publish_one_result_and_append_once(cloud: Cloud) -> None:
+    log = "application_1553914137147_0018"
+    analysis_id = cloud.dispatched("race/yarn", log)
+    cloud.topology.start_function("recommend")  # the push subscription delivers it again
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(cloud.deliver_dispatch, [analysis_id] * 6))
+    assert cloud.result(analysis_id)["status"] == "done"
+    assert len(cloud.settled_results_of(analysis_id, "rt_etl_s1_p8_r1.zstd")) == 1
+    assert cloud.history_counts(analysis_id) == cloud.expected_counts(analysis_id, log)
+
+
+class CrashingResultsBus:
+    """The instance dies once, after its lease and before the results message is out."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.bus = pipeline.bus
+        self.crashed = False
+
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> None:
+        if topic.endswith(resources.TOPIC_RESULTS) and not self.crashed:
+            self.crashed = True
+            raise ConnectionError("instance lost before the publish")
+        self.bus.publish(topic, data, attributes)
+
+
+def test_a_recommend_crashing_between_lease_and_publish_sends_one_result(cloud: Cloud) -> None:
+    analysis_id = cloud.dispatched("crash/spark2.zstd", "spark2-eventlog.zstd")
+    lease = {"SPARK_COPILOT_PIPELINE__CLAIM_LEASE_S": "8"}
+    pipeline = gcp_pipeline(load_settings({**cloud.topology.env, **lease}))
+    crashing = dataclasses.replace(pipeline, bus=CrashingResultsBus(pipeline))
+    with pytest.raises(ConnectionError):
+        steps.recommend(crashing, analysis_id)
+    with pytest.raises(EffectInProgressError):  # the dead holder's lease still runs
+        steps.recommend(pipeline, analysis_id)
+
+    def delivered() -> bool:
+        try:
+            steps.recommend(pipeline, analysis_id)
+        except EffectInProgressError:
+            return False
+        return True
+
+    cloud.until("the crashed delivery's lease to run out", delivered)
+    cloud.topology.start_function("recommend")
+    assert cloud.result(analysis_id)["status"] == "done"
+    assert len(cloud.settled_results_of(analysis_id, "rt_etl_s1_p8_r1.zstd")) == 1
+    assert cloud.history_counts(analysis_id) == cloud.expected_counts(
+        analysis_id, "spark2-eventlog.zstd"
+    )
+
+
+def test_two_api_instances_share_each_keys_rate(cloud: Cloud, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text(key_file({"shared-rate": hash_key("sc_shared")}))
+    pipeline = gcp_pipeline(load_settings(cloud.topology.env))
+    project = cloud.topology.project
+    apis = [
+        Api(pipeline, LocalKeyStore(keys), FirestoreRateLimiter(project, rate=0.01, burst=4))
+        for _ in range(2)
+    ]
+
+    def call(i: int) -> int:
+        headers = {"x-api-key": "sc_shared"}
+        return apis[i % 2].handle("GET", "/analyses/none", headers, io.BytesIO().read).status
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(call, range(10)))
+    assert sorted(statuses) == [404] * 4 + [429] * 6
+
+
+def test_two_stored_logs_are_compared_through_the_api(cloud: Cloud) -> None:
+    bucket = storage.Client().bucket(ARTIFACTS_BUCKET)
+    names = ("rt_etl_s1_p200_r1.zstd", "rt_etl_s1_p8_r1.zstd")
+    for name in names:
+        bucket.blob(f"compare/{name}").upload_from_string((LOGS / name).read_bytes())
+    uris = {
+        run: f"gs://{ARTIFACTS_BUCKET}/compare/{name}"
+        for run, name in zip(("baseline", "new"), names, strict=True)
+    }
+    body = json.dumps(uris).encode()
+
+    def answered() -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        found = _call(cloud, "POST", "/comparisons", cloud.topology.api_key, body)
+        return None if found[0] == 429 else found
+
+    status, answer, _ = cloud.until("a token", answered)
+    local = compare(*(read_application(LOGS / name) for name in names))
+    assert status == 200 and answer == local.to_json_dict()

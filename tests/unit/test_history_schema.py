@@ -9,7 +9,10 @@ from sparkcopilot.history_schema import (
     CLUSTER_COLUMN,
     HISTORY_TABLES,
     PARTITION_COLUMN,
+    FindingRow,
+    StageRow,
     TableSchema,
+    table_schema,
 )
 from sparkcopilot.prediction.history import HistoryRow
 
@@ -40,3 +43,14 @@ def test_bigquery_json_carries_name_type_and_mode() -> None:
     findings = HISTORY_TABLES[resources.TABLE_FINDINGS].as_bigquery_json()
     stage_ids = next(field for field in findings if field["name"] == "stage_ids")
     assert (stage_ids["type"], stage_ids["mode"]) == ("INT64", "REPEATED")
+
+
+def test_columns_follow_the_row_models_fields() -> None:
+    stages = _columns(table_schema("stages", StageRow))
+    assert stages["duration_ms"] == ("INT64", "NULLABLE")
+    assert stages["job_ids"] == ("INT64", "REPEATED")
+    assert stages["name"] == ("STRING", "REQUIRED")
+    assert stages["recorded_at"] == ("TIMESTAMP", "REQUIRED")
+    findings = _columns(table_schema("findings", FindingRow))
+    assert findings["config_keys"] == ("STRING", "REPEATED")
+    assert findings["confidence"] == ("FLOAT64", "REQUIRED")

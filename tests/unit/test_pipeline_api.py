@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
+from sparkcopilot.cli import main
 from sparkcopilot.config import load_settings
 from sparkcopilot.pipeline.api import OPENAPI, Api
 from sparkcopilot.pipeline.embedded import LocalKeyStore, embedded_pipeline
@@ -86,4 +88,42 @@ def test_the_openapi_document_describes_every_route(api: tuple[Api, Clock]) -> N
     handler, _ = api
     response = handler.handle("GET", "/openapi.json", {}, io.BytesIO().read)
     assert response.status == 200 and response.body is OPENAPI
-    assert set(OPENAPI["paths"]) == {"/analyses", "/analyses/{id}"}
+    assert set(OPENAPI["paths"]) == {"/analyses", "/analyses/{id}", "/comparisons"}
+
+
+def _compare(api: Api, body: object, key: str | None = KEY) -> tuple[int, dict[str, object]]:
+    data = json.dumps(body).encode()
+    headers = {"content-type": "application/json", "content-length": str(len(data))}
+    response = api.handle(
+        "POST", "/comparisons", headers | ({"x-api-key": key} if key else {}), io.BytesIO(data).read
+    )
+    return response.status, dict(response.body)
+
+
+def test_two_stored_logs_are_compared_as_the_cli_compares_them(
+    api: tuple[Api, Clock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler, _ = api
+    logs = ("rt_etl_s1_p200_r1.zstd", "rt_etl_s1_p8_r1.zstd")
+    for name in logs:
+        handler.pipeline.blobs.write("logs", f"runs/{name}", (LOGS / name).read_bytes())
+    uris = {"baseline": f"gs://logs/runs/{logs[0]}", "new": f"gs://logs/runs/{logs[1]}"}
+    status, body = _compare(handler, uris)
+    assert main(["compare", *(str(LOGS / n) for n in logs), "--format", "json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert status == 200 and body["schema"] == "spark-copilot/comparison/v1"
+    assert body == cli
+
+
+def test_a_comparison_needs_two_readable_gs_logs_a_key_and_a_small_body(
+    api: tuple[Api, Clock],
+) -> None:
+    handler, clock = api
+    assert _compare(handler, {"baseline": "gs://logs/a", "new": "gs://logs/b"}, key=None)[0] == 401
+    status, body = _compare(handler, {"baseline": "gs://logs/a"})
+    assert status == 400 and "baseline" in str(body["error"])
+    status, body = _compare(handler, {"baseline": "gs://logs/none", "new": "gs://logs/none"})
+    assert status == 400 and "gs://logs/none" in str(body["error"])
+    clock.now += 1  # a token more: the burst is 2
+    assert _compare(handler, {"baseline": "x" * (1 << 20), "new": ""})[0] == 413
+    assert _compare(handler, {"baseline": "gs://logs/a", "new": "gs://logs/b"})[0] == 429

@@ -1,6 +1,8 @@
 """The HTTPS API (DESIGN.md §6), independent of the web framework that carries it:
 ``POST /analyses`` (a log as the body, or a ``gs://`` URI) answers the analysis;
-``GET /analyses/{id}`` the stored one; ``GET /openapi.json`` describes them.
+``GET /analyses/{id}`` the stored one; ``POST /comparisons`` (two ``gs://`` logs) answers
+why the new run differs from the baseline (DESIGN.md §8); ``GET /openapi.json`` describes
+them.
 
 Every call but the description needs an API key (``X-API-Key``, or ``Authorization:
 Bearer``), checked against stored hashes in constant time; each key has its own token
@@ -20,14 +22,23 @@ from typing import Any
 
 from ..analysis import analyze
 from ..analysis.report import analysis_report
+from ..comparison import compare
 from ..errors import SparkCopilotError
 from ..eventlog import read_application
-from .keys import TokenBuckets, retry_after_header
-from .ports import KeyStore
+from .keys import retry_after_header
+from .ports import KeyStore, RateLimiter
 from .reading import read_uri
 from .steps import Pipeline
 
 _ANALYSES = "/analyses"
+_COMPARISONS = "/comparisons"
+_COMPARISON_BODY = 'JSON {"baseline": "gs://bucket/log", "new": "gs://bucket/log"}'
+_ERRORS: Mapping[str, Any] = {
+    "400": {"description": "not readable Spark event log(s), or a malformed request"},
+    "401": {"description": "missing or unknown API key"},
+    "413": {"description": "body over the size limit"},
+    "429": {"description": "over the key's rate; see Retry-After"},
+}
 
 OPENAPI: Mapping[str, Any] = {
     "openapi": "3.0.3",
@@ -36,6 +47,27 @@ OPENAPI: Mapping[str, Any] = {
         "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         "schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "string"}}},
+            "ComparisonRequest": {
+                "type": "object",
+                "required": ["baseline", "new"],
+                "properties": {
+                    "baseline": {"type": "string", "example": "gs://logs/run-1.zstd"},
+                    "new": {"type": "string", "example": "gs://logs/run-2.zstd"},
+                },
+            },
+            "Comparison": {
+                "type": "object",
+                "description": "spark-copilot/comparison/v1 (DESIGN.md §8)",
+                "properties": {
+                    "schema": {"type": "string"},
+                    "baseline": {"type": "object"},
+                    "new": {"type": "object"},
+                    "wall_ms_delta": {"type": "integer"},
+                    "attribution": {"type": "array", "items": {"type": "object"}},
+                    "config_diff": {"type": "object"},
+                    "likely_cause": {"type": "string"},
+                },
+            },
             "Analysis": {
                 "type": "object",
                 "description": "spark-copilot/analysis/v1 (DESIGN.md §4) and its id",
@@ -76,10 +108,31 @@ OPENAPI: Mapping[str, Any] = {
                             }
                         },
                     },
-                    "400": {"description": "not a readable Spark event log"},
-                    "401": {"description": "missing or unknown API key"},
-                    "413": {"description": "body over the size limit"},
-                    "429": {"description": "over the key's rate; see Retry-After"},
+                    **_ERRORS,
+                },
+            }
+        },
+        _COMPARISONS: {
+            "post": {
+                "summary": "Why the new run was slower or faster than the baseline, stage by stage",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ComparisonRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "the comparison",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Comparison"}
+                            }
+                        },
+                    },
+                    **_ERRORS,
                 },
             }
         },
@@ -119,12 +172,7 @@ def _error(status: int, message: str, **headers: str) -> Response:
 class Api:
     pipeline: Pipeline
     keys: KeyStore
-    buckets: TokenBuckets
-
-    @classmethod
-    def from_settings(cls, pipeline: Pipeline, keys: KeyStore) -> Api:
-        config = pipeline.settings.pipeline
-        return cls(pipeline, keys, TokenBuckets(config.api_rate_per_s, config.api_burst))
+    limiter: RateLimiter
 
     def handle(
         self,
@@ -144,11 +192,22 @@ class Api:
         key_id = self.keys.key_id(presented) if presented else None
         if key_id is None:
             return _error(401, "missing or unknown API key")
-        wait = self.buckets.take(key_id)
+        wait = self.limiter.take(key_id)
         if wait > 0:
             return _error(429, "too many requests", **{"Retry-After": retry_after_header(wait)})
+        return self._route(method, path, headers, read_body)
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        read_body: Callable[[int], bytes],
+    ) -> Response:
         if method == "POST" and path == _ANALYSES:
             return self._post(headers, read_body)
+        if method == "POST" and path == _COMPARISONS:
+            return self._compare(headers, read_body)
         if method == "GET" and path.startswith(_ANALYSES + "/"):
             return self._get(path.removeprefix(_ANALYSES + "/"))
         return _error(404, f"no route {method} {path}")
@@ -159,15 +218,41 @@ class Api:
             return _error(404, f"no analysis {analysis_id}")
         return Response(200, {"analysis_id": analysis_id, **doc})
 
-    def _post(self, headers: Mapping[str, str], read_body: Callable[[int], bytes]) -> Response:
+    def _body(
+        self, headers: Mapping[str, str], read_body: Callable[[int], bytes]
+    ) -> bytes | Response:
+        """The body, or the 413 answer when it is over the limit (refused unread when its
+        declared length says so)."""
         limit = self.pipeline.settings.pipeline.api_max_body_bytes
         declared = headers.get("content-length")
         too_big = _error(413, f"body over {limit} bytes: upload the log to the bucket instead")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return too_big
         body = read_body(limit + 1)
-        if len(body) > limit:
-            return too_big
+        return too_big if len(body) > limit else body
+
+    def _compare(self, headers: Mapping[str, str], read_body: Callable[[int], bytes]) -> Response:
+        body = self._body(headers, read_body)
+        if isinstance(body, Response):
+            return body
+        try:
+            request = json.loads(body)
+            uris = [request["baseline"], request["new"]]
+        except (ValueError, TypeError, KeyError):
+            return _error(400, f"the body must be {_COMPARISON_BODY}")
+        if not all(isinstance(u, str) and u.startswith("gs://") for u in uris):
+            return _error(400, f"the body must be {_COMPARISON_BODY}")
+        reader = self.pipeline.settings.reader
+        try:
+            baseline, new = (read_uri(self.pipeline.blobs, u, reader) for u in uris)
+        except SparkCopilotError as exc:
+            return _error(400, str(exc))
+        return Response(200, compare(baseline, new).to_json_dict())
+
+    def _post(self, headers: Mapping[str, str], read_body: Callable[[int], bytes]) -> Response:
+        body = self._body(headers, read_body)
+        if isinstance(body, Response):
+            return body
         uri = _uri_of(headers, body)
         settings = self.pipeline.settings
         try:

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,7 @@ from typing import BinaryIO
 from .. import resources
 from ..config import Settings
 from ..prediction.history import SqliteHistoryStore
+from .history import AnalysisRecords, history_row
 from .keys import key_id_of, parse_key_file
 from .ports import Document, StoredObject
 from .steps import Pipeline, analysis_id_from_message, analyze_message, recommend
@@ -124,14 +126,18 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS markers (id TEXT, marker TEXT, owner TEXT NOT NULL,"
     " PRIMARY KEY (id, marker))",
     "CREATE TABLE IF NOT EXISTS contents (hash TEXT PRIMARY KEY, id TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS leases (id TEXT, marker TEXT, owner TEXT NOT NULL,"
+    " expires_at REAL NOT NULL, PRIMARY KEY (id, marker))",
 )
 
 
 class SqliteAnalysisStore:
-    """Analyses in a SQLite file (datetimes are stored as ISO strings)."""
+    """Analyses in a SQLite file (datetimes are stored as ISO strings); leases expire by
+    ``clock`` (seconds since the epoch)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.clock = clock
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -188,6 +194,23 @@ class SqliteAnalysisStore:
             )
         return self.marker(analysis_id, marker) or owner
 
+    def lease(self, analysis_id: str, marker: str, owner: str, seconds: float) -> str:
+        now = self.clock()
+        with self._db() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO leases VALUES (?, ?, ?, ?)",
+                (analysis_id, marker, owner, now + seconds),
+            )
+            db.execute(
+                "UPDATE leases SET owner = ?, expires_at = ?"
+                " WHERE id = ? AND marker = ? AND (owner = ? OR expires_at <= ?)",
+                (owner, now + seconds, analysis_id, marker, owner, now),
+            )
+            row = db.execute(
+                "SELECT owner FROM leases WHERE id = ? AND marker = ?", (analysis_id, marker)
+            ).fetchone()
+        return str(row[0])
+
     def marker(self, analysis_id: str, marker: str) -> str | None:
         with self._db() as db:
             row = db.execute(
@@ -200,6 +223,46 @@ class SqliteAnalysisStore:
             db.execute("INSERT OR IGNORE INTO contents VALUES (?, ?)", (content_hash, analysis_id))
             row = db.execute("SELECT id FROM contents WHERE hash = ?", (content_hash,)).fetchone()
         return str(row[0])
+
+
+_HISTORY_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS stage_rows (id TEXT PRIMARY KEY, analysis_id TEXT NOT NULL,"
+    " doc TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS finding_rows (id TEXT PRIMARY KEY, analysis_id TEXT NOT NULL,"
+    " doc TEXT NOT NULL)",
+)
+_HISTORY_TABLES = {resources.TABLE_STAGES: "stage_rows", resources.TABLE_FINDINGS: "finding_rows"}
+
+
+class SqliteAnalysisHistory(SqliteHistoryStore):
+    """History in a SQLite file: the runtime model's rows as :class:`SqliteHistoryStore`
+    keeps them, and each analysis' stage and finding rows as JSON by their dedupe key."""
+
+    def record(self, records: AnalysisRecords) -> None:
+        if records.application is not None:
+            self.append([history_row(records.application)])
+        with self._connect() as db:
+            for statement in _HISTORY_SCHEMA:
+                db.execute(statement)
+            for table, sqlite_table in _HISTORY_TABLES.items():
+                db.executemany(
+                    f"INSERT OR IGNORE INTO {sqlite_table} VALUES (?, ?, ?)",
+                    [
+                        (row.insert_id(), row.analysis_id, row.model_dump_json())
+                        for row in records.by_table()[table]
+                    ],
+                )
+
+    def recorded(self, table: str, analysis_id: str) -> list[Document]:
+        """The rows of one analysis in the stages or findings table."""
+        with self._connect() as db:
+            for statement in _HISTORY_SCHEMA:
+                db.execute(statement)
+            found = db.execute(
+                f"SELECT doc FROM {_HISTORY_TABLES[table]} WHERE analysis_id = ? ORDER BY id",
+                (analysis_id,),
+            ).fetchall()
+        return [dict(json.loads(doc)) for (doc,) in found]
 
 
 class LocalKeyStore:
@@ -220,7 +283,7 @@ def embedded_pipeline(root: Path, settings: Settings) -> tuple[Pipeline, InProce
         blobs=LocalBlobStore(root / "buckets"),
         bus=bus,
         store=SqliteAnalysisStore(root / "analyses.sqlite"),
-        history=SqliteHistoryStore(root / "history.sqlite"),
+        history=SqliteAnalysisHistory(root / "history.sqlite"),
         settings=settings,
     )
     for agent in resources.AGENTS:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import cache
 from types import ModuleType
@@ -20,11 +22,13 @@ from typing import Any, BinaryIO, cast
 from .. import resources
 from ..config import ReaderSettings, Settings, load_settings
 from ..errors import BadInputError, UsageError
+from ..history_schema import HISTORY_TABLES, ApplicationRow, HistoryKeys
 from ..model import Application
 from ..prediction.history import HistoryRow
 from .api import Api
 from .embedded import LocalKeyStore
-from .keys import key_id_of, parse_key_file
+from .history import AnalysisRecords, history_row
+from .keys import gcra, key_id_of, parse_key_file
 from .logs import configure_logging
 from .ports import Document, KeyStore, StoredObject
 from .reading import read_uri
@@ -105,17 +109,28 @@ class PubSubBus:
         self.client.publish(path, data, **attributes).result(timeout=60)
 
 
+def firestore_client(project: str) -> Any:
+    return _module("google.cloud.firestore").Client(
+        project=project, credentials=_anonymous_on("FIRESTORE_EMULATOR_HOST")
+    )
+
+
+def _conflict_errors() -> tuple[type[Exception], ...]:
+    """What a write whose precondition (create-if-absent, unchanged since read) no longer
+    holds raises: another writer came first."""
+    exceptions = _module("google.api_core.exceptions")
+    return (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Aborted)
+
+
 class FirestoreAnalysisStore:
     """``analyses/{id}`` with ``partials/{agent}`` and ``markers/{name}`` under it, and
     ``contents/{hash}``. Partials are kept as one JSON string field: Firestore refuses
     arrays of arrays, and nobody queries inside a partial."""
 
     def __init__(self, project: str, client: Any = None) -> None:
-        firestore = _module("google.cloud.firestore")
+        self.client = client or firestore_client(project)
         self._exists = _module("google.api_core.exceptions").AlreadyExists
-        self.client = client or firestore.Client(
-            project=project, credentials=_anonymous_on("FIRESTORE_EMULATOR_HOST")
-        )
+        self._conflicts = _conflict_errors()
 
     def _doc(self, analysis_id: str) -> Any:
         return self.client.collection(resources.COLLECTION_ANALYSES).document(analysis_id)
@@ -154,6 +169,24 @@ class FirestoreAnalysisStore:
         snapshot = self._marker_ref(analysis_id, marker).get()
         return str(snapshot.to_dict()["owner"]) if snapshot.exists else None
 
+    def lease(self, analysis_id: str, marker: str, owner: str, seconds: float) -> str:
+        # Expiry by each instance's wall clock: they agree far closer than a lease is long.
+        ref = self._marker_ref(analysis_id, marker)
+        now = time.time()
+        held = {"owner": owner, "expires_at": now + seconds}
+        if self._create(ref, held):
+            return owner
+        snapshot = ref.get()
+        found = snapshot.to_dict()
+        if found["owner"] != owner and found["expires_at"] > now:
+            return str(found["owner"])
+        unchanged = self.client.write_option(last_update_time=snapshot.update_time)
+        try:
+            ref.update(held, option=unchanged)
+        except self._conflicts:  # another taker came first
+            return self.marker(analysis_id, marker) or owner
+        return owner
+
     def claim(self, analysis_id: str, marker: str, owner: str) -> str:
         if self._create(self._marker_ref(analysis_id, marker), {"owner": owner}):
             return owner
@@ -164,17 +197,6 @@ class FirestoreAnalysisStore:
         if self._create(ref, {"analysis_id": analysis_id}):
             return analysis_id
         return str(ref.get().to_dict()["analysis_id"])
-
-
-#: The applications table: one row per analysed run, the runtime model's training data.
-APPLICATIONS_SCHEMA: Sequence[tuple[str, str, str]] = (
-    ("app_id", "STRING", "REQUIRED"),
-    ("features_version", "STRING", "REQUIRED"),
-    ("app_name", "STRING", "NULLABLE"),
-    ("started_ms", "INT64", "NULLABLE"),
-    ("wall_ms", "INT64", "REQUIRED"),
-    ("features", "STRING", "REQUIRED"),
-)
 
 
 def bigquery_client(project: str) -> Any:
@@ -191,80 +213,165 @@ def bigquery_client(project: str) -> Any:
 
 
 def create_history_tables(client: Any, dataset: str = resources.DATASET_HISTORY) -> None:
-    """The dataset and the applications table, when absent (Pulumi does this in the cloud;
-    the emulator and tests need it too)."""
+    """The dataset and its tables, when absent (Pulumi does this in the cloud; the
+    emulator and tests need it too)."""
     bigquery = _module("google.cloud.bigquery")
     client.create_dataset(dataset, exists_ok=True)
-    schema = [bigquery.SchemaField(n, t, mode=m) for n, t, m in APPLICATIONS_SCHEMA]
-    table = bigquery.Table(f"{client.project}.{dataset}.{resources.TABLE_APPLICATIONS}", schema)
-    client.create_table(table, exists_ok=True)
+    for table in HISTORY_TABLES.values():
+        schema = [
+            bigquery.SchemaField(c.name, c.type, mode=c.mode, description=c.description or None)
+            for c in table.columns
+        ]
+        client.create_table(
+            bigquery.Table(f"{client.project}.{dataset}.{table.name}", schema), exists_ok=True
+        )
+
+
+def _json_columns(table: str) -> frozenset[str]:
+    return frozenset(c.name for c in HISTORY_TABLES[table].columns if c.type == "JSON")
 
 
 class BigQueryHistoryStore:
-    """History in BigQuery's applications table. Rows are appended (streaming inserts
-    cannot replace); reading keeps the newest row of each app id, as the port promises."""
+    """History in BigQuery's tables. Streaming inserts append (they cannot replace): each
+    row carries its dedupe key as ``insertId`` (BigQuery drops a retried insert's copies,
+    best effort) and the pipeline appends an analysis once (steps.py); reading the
+    applications keeps the newest row of each app id, as the port promises."""
 
     def __init__(self, client: Any, dataset: str = resources.DATASET_HISTORY) -> None:
         self.client = client
-        self.table = f"{client.project}.{dataset}.{resources.TABLE_APPLICATIONS}"
+        self.dataset = f"{client.project}.{dataset}"
 
-    def append(self, rows: Sequence[HistoryRow]) -> None:
+    def record(self, records: AnalysisRecords) -> None:
+        for table, rows in records.by_table().items():
+            self._insert(table, rows)
+
+    def _insert(self, table: str, rows: Sequence[HistoryKeys]) -> None:
         if not rows:
             return
+        as_json = _json_columns(table)
         payload = [
-            {
-                "app_id": r.app_id,
-                "features_version": r.features_version,
-                "app_name": r.app_name,
-                "started_ms": r.started_ms,
-                "wall_ms": r.wall_ms,
-                "features": json.dumps(dict(r.features), sort_keys=True),
-            }
+            {k: json.dumps(v) if k in as_json else v for k, v in r.model_dump(mode="json").items()}
             for r in rows
         ]
-        errors = self.client.insert_rows_json(self.table, payload)
+        where = f"{self.dataset}.{table}"
+        errors = self.client.insert_rows_json(where, payload, row_ids=[r.insert_id() for r in rows])
         if errors:
-            raise RuntimeError(f"{self.table}: rows refused: {errors}")
+            raise RuntimeError(f"{where}: rows refused: {errors}")
 
-    def rows(self, features_version: str | None = None) -> list[HistoryRow]:
+    def recorded(self, table: str, analysis_id: str) -> list[Document]:
+        """The rows of one analysis in one table (as the client reads them)."""
+        return self._query(table, analysis_id)
+
+    def _query(self, table: str, analysis_id: str | None = None) -> list[Document]:
         # A query rather than list_rows: bqemulator leaves a list_rows read open on its
         # DuckDB connection, and every later insert then fails.
-        found = self.client.query(f"SELECT * FROM `{self.table}`").result()
-        latest: dict[tuple[str, str], HistoryRow] = {}
-        for r in found:
-            if features_version is not None and r["features_version"] != features_version:
-                continue
-            latest[(r["app_id"], r["features_version"])] = HistoryRow(
-                app_id=r["app_id"],
-                app_name=r["app_name"] or "",
-                started_ms=int(r["started_ms"] or 0),
-                features_version=r["features_version"],
-                features=json.loads(r["features"]),
-                wall_ms=int(r["wall_ms"]),
-            )
-        return sorted(latest.values(), key=lambda row: (row.started_ms, row.app_id))
+        sql = f"SELECT * FROM `{self.dataset}.{table}`"
+        params = []
+        if analysis_id is not None:
+            sql += " WHERE analysis_id = @analysis_id"
+            bigquery = _module("google.cloud.bigquery")
+            params.append(bigquery.ScalarQueryParameter("analysis_id", "STRING", analysis_id))
+        config = _module("google.cloud.bigquery").QueryJobConfig(query_parameters=params)
+        as_json = _json_columns(table)
+        return [
+            {k: json.loads(v) if k in as_json and isinstance(v, str) else v for k, v in row.items()}
+            for row in self.client.query(sql, job_config=config).result()
+        ]
+
+    def rows(self, features_version: str | None = None) -> list[HistoryRow]:
+        found = [
+            ApplicationRow.model_validate(r)
+            for r in self._query(resources.TABLE_APPLICATIONS)
+            if features_version is None or r["features_version"] == features_version
+        ]
+        latest = {(r.app_id, r.features_version): r for r in sorted(found, key=_recorded)}
+        runs = [history_row(r) for r in latest.values()]
+        return sorted(runs, key=lambda row: (row.started_ms, row.app_id))
+
+
+def _recorded(row: ApplicationRow) -> tuple[object, str]:
+    return (row.recorded_at, row.analysis_id)
 
 
 class SecretManagerKeyStore:
-    """API-key hashes in a Secret Manager secret (the local key file's JSON), read once."""
+    """API-key hashes in a Secret Manager secret (the local key file's JSON): its latest
+    version, read again once the copy kept is ``ttl_s`` old, so a rotated key takes
+    effect within that time without a read per request."""
 
-    def __init__(self, project: str, secret: str = resources.SECRET_API_KEYS) -> None:
-        client = _module("google.cloud.secretmanager").SecretManagerServiceClient()
-        name = f"projects/{project}/secrets/{secret}/versions/latest"
-        payload = client.access_secret_version(name=name).payload.data.decode()
-        self._hashes = parse_key_file(payload)
+    def __init__(
+        self,
+        project: str,
+        secret: str = resources.SECRET_API_KEYS,
+        *,
+        client: Any = None,
+        ttl_s: float = 60,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client or _module("google.cloud.secretmanager").SecretManagerServiceClient()
+        self.name = f"projects/{project}/secrets/{secret}/versions/latest"
+        self.ttl_s, self.clock = ttl_s, clock
+        self._kept: tuple[float, dict[str, str]] | None = None
+        self._lock = threading.Lock()
+
+    def _hashes(self) -> dict[str, str]:
+        with self._lock:
+            now = self.clock()
+            if self._kept is None or now - self._kept[0] >= self.ttl_s:
+                response = self.client.access_secret_version(name=self.name)
+                self._kept = (now, parse_key_file(response.payload.data.decode()))
+            return self._kept[1]
 
     def key_id(self, presented: str) -> str | None:
-        return key_id_of(self._hashes, presented)
+        return key_id_of(self._hashes(), presented)
+
+
+class FirestoreRateLimiter:
+    """Each key's token bucket shared by every API instance, as GCRA: one document a key
+    holding its theoretical arrival time, moved on by compare-and-set (created if absent,
+    else updated only if unchanged since read) and retried when another instance wrote
+    first. No transaction: the emulator stalls on contended ones."""
+
+    def __init__(
+        self,
+        project: str,
+        rate: float,
+        burst: float,
+        *,
+        client: Any = None,
+        clock: Callable[[], float] = time.time,
+        attempts: int = 50,
+    ) -> None:
+        self.client = client or firestore_client(project)
+        self.rate, self.burst, self.clock, self.attempts = rate, burst, clock, attempts
+        self._conflicts = _conflict_errors()
+
+    def take(self, key_id: str) -> float:
+        ref = self.client.collection(resources.COLLECTION_RATE_LIMITS).document(key_id)
+        for _ in range(self.attempts):
+            snapshot = ref.get()
+            held = snapshot.to_dict()["tat"] if snapshot.exists else None
+            tat, wait = gcra(held, self.clock(), self.rate, self.burst)
+            if wait > 0:
+                return wait
+            try:
+                if snapshot.exists:
+                    unchanged = self.client.write_option(last_update_time=snapshot.update_time)
+                    ref.update({"tat": tat}, option=unchanged)
+                else:
+                    ref.create({"tat": tat})
+            except self._conflicts:
+                continue
+            return 0.0
+        raise RuntimeError(f"rate limit of {key_id}: {self.attempts} conflicting writers in a row")
 
 
 def gcp_pipeline(settings: Settings) -> Pipeline:
-    project = settings.pipeline.project
+    project, prefix = settings.pipeline.project, settings.pipeline.prefix
     return Pipeline(
         blobs=GcsBlobStore(project=project),
         bus=PubSubBus(project),
         store=FirestoreAnalysisStore(project),
-        history=BigQueryHistoryStore(bigquery_client(project)),
+        history=BigQueryHistoryStore(bigquery_client(project), resources.history_dataset(prefix)),
         settings=settings,
     )
 
@@ -279,12 +386,15 @@ def deployed_pipeline() -> Pipeline:
 @cache
 def deployed_api() -> Api:
     """The HTTPS API of a deployed function: keys from the configured file, else from
-    Secret Manager; one set of rate buckets per instance."""
+    Secret Manager; rate buckets in Firestore, shared by every instance."""
     pipeline = deployed_pipeline()
     config = pipeline.settings.pipeline
     keys: KeyStore = (
         LocalKeyStore(config.api_keys_file)
         if config.api_keys_file is not None
-        else SecretManagerKeyStore(config.project)
+        else SecretManagerKeyStore(
+            config.project, resources.qualified(resources.SECRET_API_KEYS, config.prefix)
+        )
     )
-    return Api.from_settings(pipeline, keys)
+    limiter = FirestoreRateLimiter(config.project, config.api_rate_per_s, config.api_burst)
+    return Api(pipeline, keys, limiter)

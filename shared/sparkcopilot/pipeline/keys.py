@@ -46,27 +46,35 @@ def key_file(hashes: Mapping[str, str]) -> str:
     return json.dumps({"keys": dict(hashes)}, indent=2, sort_keys=True) + "\n"
 
 
+def gcra(tat: float | None, now: float, rate: float, burst: float) -> tuple[float, float]:
+    """One request against a token bucket kept as its theoretical arrival time (GCRA):
+    ``tat`` is when the bucket will be full again (None: full). Returns (the new TAT,
+    seconds to wait): the wait is 0 when the request goes ahead, and then the TAT moves
+    on by one request's worth; a refused request leaves it as it was."""
+    interval = 1 / rate
+    start = now if tat is None else max(tat, now)
+    wait = start - now - (burst - 1) * interval
+    if wait > 1e-9:
+        return start, wait
+    return start + interval, 0.0
+
+
 @dataclass
 class TokenBuckets:
-    """Per-key token buckets: ``burst`` requests at once, refilled at ``rate`` a second."""
+    """Per-key token buckets in this process: ``burst`` requests at once, refilled at
+    ``rate`` a second (the embedded :class:`~.ports.RateLimiter`)."""
 
     rate: float
     burst: float
     clock: Callable[[], float] = time.monotonic
-    _levels: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _arrivals: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, key_id: str) -> float:
-        """0 when a request may go ahead (its token taken), else seconds until one is due."""
         with self._lock:
-            now = self.clock()
-            level, then = self._levels.get(key_id, (self.burst, now))
-            level = min(self.burst, level + (now - then) * self.rate)
-            if level >= 1:
-                self._levels[key_id] = (level - 1, now)
-                return 0.0
-            self._levels[key_id] = (level, now)
-            return (1 - level) / self.rate
+            tat, wait = gcra(self._arrivals.get(key_id), self.clock(), self.rate, self.burst)
+            self._arrivals[key_id] = tat
+            return wait
 
 
 def retry_after_header(wait_s: float) -> str:

@@ -11,7 +11,7 @@ import joblib
 
 from .. import resources
 from ..errors import BadInputError
-from ..prediction.history import HistoryStore
+from ..prediction.history import HistoryReader
 from ..prediction.predictor import RuntimeModel
 from ..prediction.registry import model_from, model_meta
 from ..prediction.training import TrainingResult, train
@@ -47,7 +47,9 @@ class BlobModelRegistry:
         self.blobs.write(self.bucket, self.prefix + "CURRENT", model.version.encode() + b"\n")
 
 
-def train_from_history(history: HistoryStore, registry: BlobModelRegistry) -> TrainingResult | None:
+def train_from_history(
+    history: HistoryReader, registry: BlobModelRegistry
+) -> TrainingResult | None:
     """The scheduled training run; None (logged) while history is too short to train on."""
     try:
         result = train(history, registry)

@@ -1,6 +1,4 @@
-"""The pipeline's side effects, each behind a small port (DESIGN.md §1).
-
-:class:`~sparkcopilot.prediction.history.HistoryStore` is the fifth port; the embedded
+"""The pipeline's side effects, each behind a small port (DESIGN.md §1); the embedded
 adapters are in ``embedded.py``, the Google Cloud ones in ``gcp.py``.
 """
 
@@ -10,6 +8,9 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
+
+from ..prediction.history import HistoryReader
+from .history import AnalysisRecords
 
 #: A Firestore-like document: JSON values (and datetimes) by field name.
 Document = dict[str, Any]
@@ -69,6 +70,11 @@ class AnalysisStore(Protocol):
         """Create the marker if absent, owned by ``owner``; returns its owner (``owner``
         when this call created it, or when the same owner asks again)."""
 
+    def lease(self, analysis_id: str, marker: str, owner: str, seconds: float) -> str:
+        """Hold the marker for ``owner`` for ``seconds``: created when absent, taken over
+        (compare-and-set, so one taker wins) when its holder's lease has run out; returns
+        the holder afterwards (``owner`` when this call holds it)."""
+
     def marker(self, analysis_id: str, marker: str) -> str | None:
         """The marker's owner, or None when nobody claimed it."""
 
@@ -79,3 +85,19 @@ class AnalysisStore(Protocol):
 class KeyStore(Protocol):
     def key_id(self, presented: str) -> str | None:
         """The id of the API key ``presented`` is, or None; compares hashes in constant time."""
+
+
+class RateLimiter(Protocol):
+    """Each API key's token bucket: a burst of requests at once, refilled at a rate."""
+
+    def take(self, key_id: str) -> float:
+        """0 when a request may go ahead (its token taken), else seconds until one is due."""
+
+
+class AnalysisHistory(HistoryReader, Protocol):
+    """Every analysis' rows: its application (which the runtime model trains on), its
+    stage attempts and its findings."""
+
+    def record(self, records: AnalysisRecords) -> None:
+        """Append one analysis' rows; rows of this analysis already there are not added
+        again (a retried append after a crash part-way)."""

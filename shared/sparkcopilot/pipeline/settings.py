@@ -21,6 +21,9 @@ class PipelineSettings(BaseModel):
     # Objects still being written: Spark renames them when the application ends, and the
     # rename finalizes a new object that is analyzed then.
     skip_suffixes: tuple[str, ...] = (".inprogress",)
+    # How long a delivery holds the lease on a message it is sending (steps.py): longer
+    # than any publish takes, and how long a crashed sender delays the message.
+    claim_lease_s: float = Field(default=120, gt=0)
     # The API keys' hashes in a local file; unset, they are read from Secret Manager.
     api_keys_file: Path | None = None
     # The HTTPS API: the largest log body it takes (a bigger log goes to the bucket).

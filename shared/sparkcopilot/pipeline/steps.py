@@ -10,11 +10,19 @@ agent, recommend. Each step is idempotent, because Pub/Sub delivers at least onc
   one of them dispatch recommend. No transaction anywhere.
 - recommend: skipped once the analysis is done.
 
-Every message is published at most once in the normal course: a ``sent:`` marker is
-created after a publish and checked before it (a crash between the two repeats one
-message, which the next step ignores; so can two deliveries of one message racing between
-the check and the marker — known, harmless for the steps, and subscribers of the results
-topic dedupe by analysis_id as Pub/Sub's at-least-once delivery requires anyway).
+Every message (and the history append) is an effect done once, however many deliveries
+race: a delivery first leases the ``sending:<effect>`` marker with its own token; the one
+holding it acts and then creates ``sent:<effect>``. A delivery that finds another's
+unexpired lease raises (Pub/Sub delivers it again later, when ``sent`` is there or the
+lease has run out); one that finds an expired lease without ``sent`` (its holder crashed
+between the lease and the mark) takes the lease over (compare-and-set: one taker wins) and
+acts. The lease outlasts any publish, so a slow holder is not taken over while it acts;
+what remains is a holder crashing after acting and before marking, which repeats the
+effect once (the append then adds nothing: its rows carry dedupe keys).
+
+The analysis document is written before the message that announces it, so a subscriber
+of the results topic that reads the document finds it done (or failed); a delivery that
+finds the analysis finished sends whatever announcement is still missing.
 Bad input is poison: the analysis is marked failed with its reason and the message goes
 to the dead-letter topic; anything else raises, so the message is delivered again.
 """
@@ -24,7 +32,8 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,10 +47,10 @@ from ..config import Settings
 from ..errors import BadInputError
 from ..model import Application
 from ..model_codec import decode_application, encode_application
-from ..prediction.history import HistoryStore, record_history
+from .history import analysis_records
 from .logs import LOGGER
 from .partials import result_document, result_from_document
-from .ports import AnalysisStore, BlobStore, Document, MessageBus, StoredObject
+from .ports import AnalysisHistory, AnalysisStore, BlobStore, Document, MessageBus, StoredObject
 from .reading import read_stored
 
 AGENT_BY_NAME: Mapping[AgentName, Agent] = {a.name: a for a in AGENTS}
@@ -57,7 +66,7 @@ class Pipeline:
     blobs: BlobStore
     bus: MessageBus
     store: AnalysisStore
-    history: HistoryStore
+    history: AnalysisHistory
     settings: Settings
 
     def topic(self, name: str) -> str:
@@ -96,14 +105,29 @@ def analysis_id_from_message(data: bytes, attributes: Mapping[str, str]) -> str 
     return found if isinstance(found, str) else None
 
 
+class EffectInProgressError(RuntimeError):
+    """Another delivery holds the lease on this effect: deliver this one again later."""
+
+
+def _once(p: Pipeline, analysis_id: str, effect: str, act: Callable[[], None]) -> None:
+    """``act`` once for the analysis, however many deliveries race (module docstring)."""
+    sent = f"sent:{effect}"
+    if p.store.marker(analysis_id, sent) is not None:
+        return
+    token = uuid.uuid4().hex
+    lease_s = p.settings.pipeline.claim_lease_s
+    if p.store.lease(analysis_id, f"sending:{effect}", token, lease_s) != token:
+        raise EffectInProgressError(f"analysis {analysis_id}: another delivery is sending {effect}")
+    if p.store.marker(analysis_id, sent) is not None:  # marked by the lease's last holder
+        return
+    act()
+    p.store.claim(analysis_id, sent, token)
+
+
 def _publish_once(
     p: Pipeline, analysis_id: str, topic: str, data: bytes, attributes: Mapping[str, str]
 ) -> None:
-    sent = f"sent:{topic}"
-    if p.store.marker(analysis_id, sent) is not None:
-        return
-    p.bus.publish(p.topic(topic), data, attributes)
-    p.store.claim(analysis_id, sent, "sent")
+    _once(p, analysis_id, topic, lambda: p.bus.publish(p.topic(topic), data, attributes))
 
 
 # -- ingest ---------------------------------------------------------------------------
@@ -151,11 +175,13 @@ def ingest(p: Pipeline, obj: StoredObject) -> str | None:
     log = {"analysis_id": analysis_id, "object": obj.name}
     fields = {"status": "parsing", "object": obj.name, "bucket": obj.bucket, "created_at": _now()}
     if not p.store.create(analysis_id, fields):
-        status = (p.store.get(analysis_id) or {}).get("status")
-        if status != "parsing":  # parsed already: at most the fan-out is still to send
-            if status == "analyzing":
+        doc = p.store.get(analysis_id) or {}
+        if doc.get("status") != "parsing":  # parsed already: at most a message is to send
+            if doc.get("status") == "analyzing":
                 _publish_once(p, analysis_id, resources.TOPIC_PARSED, *_message(analysis_id))
-            LOGGER.info("event delivered again: nothing to do", extra=log)
+            else:
+                _announce(p, analysis_id, doc)
+            LOGGER.info("event delivered again: nothing more to do", extra=log)
             return analysis_id
     content = _content_hash(parts)
     if content is not None and _reuse(p, analysis_id, content):
@@ -163,7 +189,7 @@ def ingest(p: Pipeline, obj: StoredObject) -> str | None:
     try:
         app = read_stored(p.blobs, display, parts, p.settings.reader)
     except BadInputError as exc:
-        fail(p, analysis_id, str(exc), json.dumps({"object": obj.name}).encode())
+        fail(p, analysis_id, str(exc))
         return analysis_id
     p.blobs.write(
         p.settings.pipeline.artifacts_bucket, artifact_name(analysis_id), encode_application(app)
@@ -197,12 +223,14 @@ def _load(p: Pipeline, analysis_id: str) -> Application:
 
 
 def _open(p: Pipeline, analysis_id: str) -> Document | None:
-    """The analysis, or None when there is nothing (more) to do for it."""
+    """The analysis, or None when there is nothing (more) to do for it but send what
+    announces its end."""
     doc = p.store.get(analysis_id)
     if doc is None:
         LOGGER.warning("no such analysis: message dropped", extra={"analysis_id": analysis_id})
         return None
     if doc.get("status") in ("done", "failed"):
+        _announce(p, analysis_id, doc)
         return None
     return doc
 
@@ -223,7 +251,7 @@ def analyze(p: Pipeline, analysis_id: str, agent_name: AgentName) -> None:
         try:
             app = _load(p, analysis_id)
         except BadInputError as exc:
-            fail(p, analysis_id, str(exc), _message(analysis_id)[0])
+            fail(p, analysis_id, str(exc))
             return
         earlier = {n: result_from_document(partials[n]) for n in agent.needs}
         result = run_agent(agent, app, p.settings.analysis, earlier)
@@ -271,13 +299,14 @@ def recommend(p: Pipeline, analysis_id: str) -> None:
     try:
         app = _load(p, analysis_id)
     except BadInputError as exc:
-        fail(p, analysis_id, str(exc), _message(analysis_id)[0])
+        fail(p, analysis_id, str(exc))
         return
     results = {name: result_from_document(partials[name]) for name in AGENT_BY_NAME}
     settings = p.settings
     analysis = merge(app, results, settings.analysis, knowledge=settings.knowledge)
     report = analysis_report(app, analysis)
-    record_history(app, p.history)
+    records = analysis_records(analysis_id, app, analysis, _now())
+    _once(p, analysis_id, "history", lambda: p.history.record(records))
     fields = {k: report[k] for k in ("app", "findings", "agents", "not_judged")}
     _finish(p, analysis_id, {**fields, "app_id": app.app.id})
     LOGGER.info(f"done: {len(analysis.findings)} finding(s)", extra={"analysis_id": analysis_id})
@@ -297,24 +326,36 @@ def result_attributes(analysis_id: str, doc: Mapping[str, Any]) -> dict[str, str
 
 
 def _finish(p: Pipeline, analysis_id: str, fields: Document) -> None:
-    """Publish the result, then mark the analysis done (a crash between the two sends the
-    message again on redelivery rather than never)."""
+    """Mark the analysis done, then announce it."""
     done = {**fields, "status": "done", "completed_at": _now()}
-    data = json.dumps({"analysis_id": analysis_id, "findings": done.get("findings", [])})
-    attributes = result_attributes(analysis_id, done)
-    _publish_once(p, analysis_id, resources.TOPIC_RESULTS, data.encode(), attributes)
     p.store.update(analysis_id, done)
+    _announce(p, analysis_id, done)
 
 
-def fail(p: Pipeline, analysis_id: str, reason: str, payload: bytes) -> None:
-    """Poison input: record the failure with its reason, park the message in the dead-letter
-    topic and tell results subscribers; the caller then acknowledges the message."""
+def _announce(p: Pipeline, analysis_id: str, doc: Document) -> None:
+    """The messages a finished analysis sends (each once): a failed one to the dead-letter
+    topic with its reason, then either to the results topic."""
+    attributes = result_attributes(analysis_id, doc)
+    if doc["status"] == "failed":
+        reason = str(doc.get("error") or "")
+        parked = {"analysis_id": analysis_id, "object": doc.get("object")}
+        _publish_once(
+            p,
+            analysis_id,
+            resources.TOPIC_DEAD_LETTER,
+            json.dumps(parked).encode(),
+            {"analysis_id": analysis_id, "reason": reason[:1000]},
+        )
+        data: dict[str, Any] = {"analysis_id": analysis_id, "error": reason}
+    else:
+        data = {"analysis_id": analysis_id, "findings": doc.get("findings") or []}
+    _publish_once(p, analysis_id, resources.TOPIC_RESULTS, json.dumps(data).encode(), attributes)
+
+
+def fail(p: Pipeline, analysis_id: str, reason: str) -> None:
+    """Poison input: record the failure with its reason, then park the message in the
+    dead-letter topic and tell results subscribers; the caller acknowledges the message."""
     LOGGER.error("failed: poison input", extra={"analysis_id": analysis_id, "reason": reason})
-    attributes = {"analysis_id": analysis_id, "reason": reason[:1000]}
-    _publish_once(p, analysis_id, resources.TOPIC_DEAD_LETTER, payload, attributes)
     failed = {"status": "failed", "error": reason, "completed_at": _now()}
-    data = json.dumps({"analysis_id": analysis_id, "error": reason}).encode()
-    _publish_once(
-        p, analysis_id, resources.TOPIC_RESULTS, data, result_attributes(analysis_id, failed)
-    )
     p.store.update(analysis_id, failed)
+    _announce(p, analysis_id, {**(p.store.get(analysis_id) or {}), **failed})

@@ -32,12 +32,17 @@ class HistoryRow:
     wall_ms: int
 
 
-class HistoryStore(Protocol):
-    def append(self, rows: Sequence[HistoryRow]) -> None:
-        """Add rows; a row for an app id already stored replaces it (re-analysis)."""
+class HistoryReader(Protocol):
+    """What training reads."""
 
     def rows(self, features_version: str | None = None) -> list[HistoryRow]:
-        """Every row, or those of one features version, oldest first."""
+        """Every row (the newest of each app id), or those of one features version,
+        oldest first."""
+
+
+class HistoryStore(HistoryReader, Protocol):
+    def append(self, rows: Sequence[HistoryRow]) -> None:
+        """Add rows; a row for an app id already stored replaces it (re-analysis)."""
 
 
 _SCHEMA = """

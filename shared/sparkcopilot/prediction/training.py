@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import BadInputError
 from .features import FEATURE_NAMES, FEATURES_VERSION
-from .history import HistoryRow, HistoryStore
+from .history import HistoryReader, HistoryRow
 from .predictor import RuntimeModel, error_metrics, fit_best, fit_model
 from .registry import ModelRegistry
 
@@ -57,7 +57,7 @@ def _errors(model: RuntimeModel, rows: list[HistoryRow]) -> dict[str, float]:
 
 
 def train(
-    store: HistoryStore, registry: ModelRegistry, now: datetime | None = None
+    store: HistoryReader, registry: ModelRegistry, now: datetime | None = None
 ) -> TrainingResult:
     rows = [r for r in store.rows(FEATURES_VERSION) if r.wall_ms > 0]
     if len(rows) < MIN_ROWS:
