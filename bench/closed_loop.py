@@ -96,7 +96,7 @@ def few_partitions(spark: Spark) -> None:
 
     # The work is after the shuffle, in as many tasks as shuffle partitions.
     orders = _orders(spark, 1_000_000)
-    _sink(orders.repartition("customer_id").select(_burn(F.col("note"), 8).alias("h")))
+    _sink(orders.repartition("customer_id").select(_burn(F.col("note"), 12).alias("h")))
 
 
 def missed_broadcast(spark: Spark) -> None:
@@ -159,7 +159,7 @@ WORKLOADS = (
         "spill_sort",
         spill_sort,
         "disk_spill",
-        {"spark.memory.fraction": "0.1", "spark.sql.shuffle.partitions": "2", **_AQE_OFF},
+        {"spark.memory.fraction": "0.05", "spark.sql.shuffle.partitions": "2", **_AQE_OFF},
     ),
     Workload(
         "many_partitions",

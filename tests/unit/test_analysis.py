@@ -37,6 +37,23 @@ def test_skewed_join_is_found_on_its_stage() -> None:
     assert ("data_skew", (4,)) in _serious(LOGS / "dbx_cluster_databricks_skew_v4")
 
 
+def test_skew_fix_splits_the_hot_partition_across_the_cores() -> None:
+    app = read_application(LOGS / "skew_join_v4.zstd")
+    [skew] = [f for f in analyze(app).findings if f.kind == "data_skew"]
+    hot = skew.evidence["max_task_read_bytes"]
+    config = skew.config
+    # AQE would keep a partition under the advisory size whole: pieces for two per core.
+    piece = int(config["spark.sql.adaptive.advisoryPartitionSizeInBytes"].removesuffix("m"))
+    assert piece << 20 <= hot // (2 * 2)  # two cores (local-cluster[2,1,1024])
+    threshold = config["spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes"]
+    assert int(threshold.removesuffix("m")) << 20 <= hot
+    # The stage ran its straggler beside the other tasks on the second core: splitting
+    # saves at most its span less its work over both cores.
+    stage = next(s for s in app.stages if s.stage_id == 4)
+    work_ms = int(app.stage_tasks(stage).duration_ms.sum())
+    assert 0 <= skew.estimated_savings.wall_ms <= (stage.duration_ms or 0) - work_ms // 2
+
+
 def test_healthy_log_gets_no_warning() -> None:
     assert _serious(LOGS / "healthy_narrow_v35") == []
 

@@ -49,6 +49,18 @@ def test_spill_in_a_log_cut_mid_line() -> None:
     assert kinds == {"disk_spill"}
 
 
+def test_one_partition_of_compute_heavy_rows_is_too_few_though_it_reads_little() -> None:
+    # Under 10 MB shuffled into one task that hashes each row 12 times for ~10 s: bytes
+    # alone would call it too small to split; its task time says otherwise.
+    found = _serious(LOGS / "compute_heavy_one_partition.zstd")
+    assert [f.kind for f in found] == ["too_few_partitions"]
+    few = found[0]
+    assert few.evidence["tasks"] == 1
+    partitions = int(few.config["spark.sql.shuffle.partitions"])
+    assert partitions >= few.evidence["cores"] == 2
+    assert few.estimated_savings.wall_ms > 0
+
+
 def test_one_shuffle_partition_is_too_few() -> None:
     found = _serious(CODECS / "too_few_partitions_v35.lz4")
     assert [(f.kind, f.scope.stage_ids) for f in found] == [("too_few_partitions", (4,))]

@@ -96,6 +96,11 @@ class PartitionLimits(_Limits):
     # "Huge tasks" even with enough of them: 4x spark-rapids' 256 MB upper bound per task
     # (2x its 512 MB cap), well under DataFlint's 5 GB max-partition alert.
     few_huge_task_bytes: int = Field(default=1 << 30, gt=0)
+    # A stage whose few tasks compute for long is worth splitting even when it reads
+    # under min_partition_bytes: into pieces of at least this much task time each. Spark's
+    # tuning guide says it runs tasks as short as 200 ms efficiently; 5x that keeps the
+    # fixed cost of the extra tasks to a few percent.
+    few_min_split_task_ms: int = Field(default=1_000, gt=0)
 
     # -- aqe_disabled --
     # A shuffle stage whose median task reads under many_max_task_bytes and runs under

@@ -154,17 +154,25 @@ def _too_few(
     lim = limits.partition
     if data.duration_ms < lim.min_stage_ms or data.duration_ms < lim.min_share_of_app * wall_ms:
         return None
+    # Splitting only helps if the stage has the bytes to fill more tasks of at least
+    # min_partition_bytes (spark-rapids' 10 MB over-partition bound), or, when it reads
+    # a shuffle of fewer (but not a handful of rows), the task time to fill more tasks
+    # of few_min_split_task_ms (compute-heavy rows: hash partitioning spreads them; a
+    # file split cannot go under spark.sql.files.openCostInBytes). A long one-task stage
+    # that reads nothing (a broadcast build, a driver-side source) is not fixed by a
+    # partition count.
+    rows_to_spread = data.reads_shuffle and data.read_bytes >= _MIB
+    by_time = data.task_ms // lim.few_min_split_task_ms if rows_to_spread else 0
+    splittable = min(cores, max(math.ceil(data.read_bytes / lim.min_partition_bytes), by_time))
     partitions = recommended_partitions(data.read_bytes, cores, lim)
+    if by_time > partitions:
+        waves = min(by_time, lim.waves_per_core * max(1, cores))
+        partitions = max(partitions, math.ceil(waves / max(1, cores)) * max(1, cores))
     slot_use = data.tasks / max(1, cores)
     huge = data.median_task_read_bytes >= lim.few_huge_task_bytes
     saved = 0
     busy: float | None = None
     severity: Severity
-    # Splitting only helps if the stage has the bytes to fill more tasks of at least
-    # min_partition_bytes (spark-rapids' 10 MB over-partition bound): a long one-task
-    # stage that reads nothing (a broadcast build, a driver-side source) is not fixed
-    # by a partition count.
-    splittable = min(cores, math.ceil(data.read_bytes / lim.min_partition_bytes))
     if slot_use < lim.few_slot_use_warning and splittable > data.tasks:
         # Spread over the cores other stages left free (at most `partitions` of them),
         # the stage's task time would take sum / slots instead of the stage's duration.
