@@ -44,6 +44,23 @@ def test_spill_is_found_with_a_consistent_fix() -> None:
     assert 0 < spill.estimated_savings.wall_ms < spill.evidence["stage_duration_ms"]
 
 
+def test_spill_cost_is_priced_at_the_disk_rate_the_log_measured() -> None:
+    app = read_application(CODECS / "disk_spill_v4.snappy")
+    written = int(app.tasks.shuffle_write_bytes.sum())
+    rate = written / (float(app.tasks.shuffle_write_time_ns.sum()) / 1e9)
+    assumed_rate = Thresholds().partition.spill_disk_bytes_per_s
+    never_measured = Thresholds.model_validate(
+        {"partition": {"spill_rate_min_write_bytes": written + 1}}
+    )
+    [measured] = disk_spill(app, Thresholds())
+    [assumed] = disk_spill(app, never_measured)
+    assert measured.estimated_savings.wall_ms > 0
+    # Faster measured writes than the assumed rate make the spill cheaper, and back.
+    assert (measured.estimated_savings.wall_ms < assumed.estimated_savings.wall_ms) == (
+        rate > assumed_rate
+    )
+
+
 def test_spill_in_a_log_cut_mid_line() -> None:
     kinds = {f.kind for f in _serious(LOGS / "app-20261128143744-0000.inprogress")}
     assert kinds == {"disk_spill"}

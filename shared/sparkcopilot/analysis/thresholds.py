@@ -67,10 +67,14 @@ class PartitionLimits(_Limits):
     # (SHUFFLE_PARTITION_MULTIPLIER, FIELD_NOTES §2.5); the minimum growth we recommend.
     spill_partition_multiplier: float = Field(default=2.0, ge=1)
     # Cost model for the savings estimate (our assumption, not a peer number): a core
-    # serialises spilled records at ~50 MB/s and writes then re-reads the spill files at
-    # ~100 MB/s of local disk.
+    # serialises spilled records at ~50 MB/s (RDD sorters and maps; SQL's keep rows in
+    # binary form and skip it) and writes then re-reads the spill files at the rate the
+    # log's own shuffle writes reached (bytes / shuffle write time: the same compress and
+    # write path), or ~100 MB/s of local disk when the log wrote too little to tell.
     spill_serde_bytes_per_s: int = Field(default=50 << 20, gt=0)
     spill_disk_bytes_per_s: int = Field(default=100 << 20, gt=0)
+    # Shuffle writes of at least this much measure the disk rate.
+    spill_rate_min_write_bytes: int = Field(default=64 << 20, gt=0)
     # Spark's default spark.memory.fraction; a log that lowered it is told to restore it.
     default_memory_fraction: float = Field(default=0.6, gt=0, le=1)
 

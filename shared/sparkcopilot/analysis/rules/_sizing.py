@@ -242,9 +242,11 @@ def partition_config(
     return {"spark.sql.files.maxPartitionBytes": f"{per_partition_mb}m"}
 
 
-def savings_over_cores(app: Application, wall_ms: int) -> Savings:
-    """Wall time saved, and the core-hours the application's cores held for it."""
-    return Savings(wall_ms=wall_ms, core_hours=round(wall_ms * app_cores(app) / 3_600_000, 4))
+def savings_over_cores(app: Application, wall_ms: int, cores: int | None = None) -> Savings:
+    """Wall time saved, and the core-hours ``cores`` (the application's by default) held
+    for it."""
+    held = app_cores(app) if cores is None else cores
+    return Savings(wall_ms=wall_ms, core_hours=round(wall_ms * held / 3_600_000, 4))
 
 
 def simulated(app: Application, finding: Finding, *, savings_from_simulator: bool) -> Finding:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...model import Application, Job
-from ..findings import Finding, Savings, Scope, Severity, finding_id
+from ..findings import Finding, Scope, Severity, finding_id
 from ..thresholds import Thresholds
 from ._runtime import DEFAULT_MAX_RESULT_BYTES, compute_executors, job_windows, parse_size
+from ._sizing import savings_over_cores
 
 _MIB = 1 << 20
 
@@ -106,9 +107,7 @@ def _driver_gaps(app: Application, limits: Thresholds) -> Finding | None:
             "executor_slots_waiting": slots,
         },
         recommendation=advice,
-        estimated_savings=Savings(
-            wall_ms=int(recoverable), core_hours=round(recoverable * cores / 3_600_000, 4)
-        ),
+        estimated_savings=savings_over_cores(app, int(recoverable), cores),
         confidence=round(min(0.85, 0.4 + share / 2), 2),
         explanation=(
             "Sparklens splits wall time into driver time (no job running) and executor "

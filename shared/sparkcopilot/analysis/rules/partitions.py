@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ...model import Application, StageAttempt
-from ..findings import Finding, Savings, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import Thresholds
 from ._sizing import (
     StageData,
@@ -23,6 +23,7 @@ from ._sizing import (
     overpartitioned,
     partition_config,
     recommended_partitions,
+    savings_over_cores,
     simulated,
     stage_cores,
     stage_data,
@@ -129,9 +130,7 @@ def _too_many(
             "coalesces small shuffle partitions itself."
         ),
         config=config,
-        estimated_savings=Savings(
-            wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
-        ),
+        estimated_savings=savings_over_cores(app, saved, cores),
         confidence=round(min(0.9, 0.6 + 0.03 * ratio), 2),
         explanation=(
             "Every task pays a fixed cost: the scheduler launches it, the executor "
@@ -232,9 +231,7 @@ def _too_few(
         evidence=evidence,
         recommendation=advice,
         config=config,
-        estimated_savings=Savings(
-            wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
-        ),
+        estimated_savings=savings_over_cores(app, saved, cores),
         confidence=0.8 if saved else 0.6,
         explanation=(
             "A stage runs one task per partition, one per core at a time. With fewer "

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...model import Application, StageAttempt, TaskOutcome
-from ..findings import Finding, Savings, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import Thresholds
-from ._sizing import app_cores, app_wall_ms, stage_cores, stage_scope
+from ._sizing import app_cores, app_wall_ms, savings_over_cores, stage_cores, stage_scope
 
 _MIB = 1 << 20
 
@@ -117,8 +117,6 @@ def _stage_skew(
         },
         recommendation=advice,
         config=config,
-        estimated_savings=Savings(
-            wall_ms=saved, core_hours=round(saved * cores / 3_600_000, 4), cost_usd=0.0
-        ),
+        estimated_savings=savings_over_cores(app, saved, cores),
         confidence=round(min(0.95, 0.6 + 0.03 * ratio), 2) if by_data else 0.5,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ...model import Application, StageAttempt
-from ..findings import Finding, Savings, Severity, finding_id
+from ..findings import Finding, Severity, finding_id
 from ..thresholds import PartitionLimits, Thresholds
 from ._sizing import (
     StageData,
@@ -21,6 +21,7 @@ from ._sizing import (
     app_wall_ms,
     partition_config,
     recommended_partitions,
+    savings_over_cores,
     simulated,
     stage_cores,
     stage_data,
@@ -42,14 +43,26 @@ def disk_spill(app: Application, limits: Thresholds) -> list[Finding]:
     return findings
 
 
-def _spill_ms(data: StageData, slots: int, limits: Thresholds) -> int:
-    """Wall time the spill cost: serialising what was spilled plus writing and re-reading
-    the spill files, spread over the slots the stage ran on, at most the stage's time."""
+def _disk_bytes_per_s(app: Application, lim: PartitionLimits) -> float:
+    """How fast this application's tasks wrote compressed blocks to local disk: its
+    shuffle writes' bytes over their write time, else the configured rate."""
+    tasks = app.tasks
+    written = int(tasks.shuffle_write_bytes.sum())
+    seconds = float(tasks.shuffle_write_time_ns.sum()) / 1e9
+    if written < lim.spill_rate_min_write_bytes or seconds <= 0:
+        return float(lim.spill_disk_bytes_per_s)
+    return written / seconds
+
+
+def _spill_ms(
+    app: Application, stage: StageAttempt, data: StageData, slots: int, limits: Thresholds
+) -> int:
+    """Wall time the spill cost: serialising what was spilled (RDD stages) plus writing
+    and re-reading the spill files, spread over the slots the stage ran on, at most the
+    stage's time."""
     lim = limits.partition
-    task_ms = 1000 * (
-        data.memory_spilled / lim.spill_serde_bytes_per_s
-        + 2 * data.disk_spilled / lim.spill_disk_bytes_per_s
-    )
+    serde_s = data.memory_spilled / lim.spill_serde_bytes_per_s if stage.sql_id is None else 0.0
+    task_ms = 1000 * (serde_s + 2 * data.disk_spilled / _disk_bytes_per_s(app, lim))
     return int(min(task_ms / max(1, slots), 0.9 * data.duration_ms))
 
 
@@ -141,7 +154,7 @@ def _stage_spill(
     config, advice = _fix(app, stage, data, cores, limits.partition)
     fraction = app.spark_conf.get("spark.memory.fraction")
     slots = min(data.tasks, cores)
-    saved = _spill_ms(data, slots, limits)
+    saved = _spill_ms(app, stage, data, slots, limits)
     if data.disk_spilled:
         what = f"spilled {data.disk_spilled / _MIB:,.0f} MiB to disk"
     else:
@@ -173,9 +186,7 @@ def _stage_spill(
         evidence=evidence,
         recommendation="; ".join(advice) + ".",
         config=config,
-        estimated_savings=Savings(
-            wall_ms=saved, core_hours=round(saved * slots / 3_600_000, 4), cost_usd=0.0
-        ),
+        estimated_savings=savings_over_cores(app, saved, slots),
         confidence=0.85 if data.disk_spilled else 0.5,
         explanation=(
             "When a task's sort, aggregation or join buffer outgrows its share of execution "
