@@ -336,8 +336,8 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         if r.problem == "idle_executors" and r.before.core_hours:
             lines.append(
-                f"idle executors: core-hours {1 - r.after.core_hours / r.before.core_hours:+.0%} "
-                f"down, wall time {r.after.wall_ms / r.before.wall_ms - 1:+.0%}"
+                f"idle executors: core-hours {r.after.core_hours / r.before.core_hours - 1:+.0%}, "
+                f"wall time {r.after.wall_ms / r.before.wall_ms - 1:+.0%}"
             )
     if healthy:
         slowest = max(r.after.wall_ms / r.before.wall_ms - 1 for r in healthy)
