@@ -102,7 +102,8 @@ def executor_memory_bytes(app: Application) -> int:
 def _price(savings: Savings, gib_per_core: float, p: Prices) -> Savings:
     memory = savings.memory_gib_hours + savings.core_hours * gib_per_core
     usd = savings.core_hours * p.vcpu_hour_usd + memory * p.gib_hour_usd
-    return savings.model_copy(update={"cost_usd": round(usd, 4)})
+    # To the micro-dollar: a small run's saving rounds to nothing at cents' hundredths.
+    return savings.model_copy(update={"cost_usd": round(usd, 6)})
 
 
 def cost_partial(
