@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .model import Application, StageAttempt
 from .prediction.simulator import recorded_config, recorded_wall_ms
-from .summary import AppSummary, app_summary
+from .summary import AppSummary, app_summary, bytes_text
 
 #: Properties that differ between any two runs: ids, times, ports, paths of the run.
 _VOLATILE = (
@@ -209,15 +209,6 @@ def _facts(app: Application, ids: Sequence[int], shares: Mapping[int, float]) ->
 # ------------------------------------------------------------------ wording
 
 
-def _bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def _grew(before: int, after: int) -> float:
     return (after - before) / before if before else (1.0 if after else 0.0)
 
@@ -245,9 +236,9 @@ def _why(b: _StageFacts | None, n: _StageFacts | None) -> str:
         ("shuffle write", b.shuffle_write, n.shuffle_write),
     ):
         if abs(_grew(x, y)) >= _NOTABLE:
-            parts.append(f"{label} {_bytes(x)} → {_bytes(y)} ({_grew(x, y):+.0%})")
+            parts.append(f"{label} {bytes_text(x)} → {bytes_text(y)} ({_grew(x, y):+.0%})")
     if (b.spilled == 0) != (n.spilled == 0) or abs(_grew(b.spilled, n.spilled)) >= _NOTABLE:
-        parts.append(f"disk spill {_bytes(b.spilled)} → {_bytes(n.spilled)}")
+        parts.append(f"disk spill {bytes_text(b.spilled)} → {bytes_text(n.spilled)}")
     if max(b.skew, n.skew) >= 5 and abs(b.skew - n.skew) >= 2:
         parts.append(f"slowest task {b.skew:g}× → {n.skew:g}× the median")
     return "; ".join(parts) or "same tasks and data: the tasks themselves ran slower or faster"
@@ -316,7 +307,7 @@ def _likely_cause(  # noqa: PLR0911 - one answer per cause, the most specific fi
     if abs(_grew(input_b, input_n)) >= _NOTABLE and input_n != input_b:
         return (
             f"the input {'grew' if input_n > input_b else 'shrank'} "
-            f"{abs(_grew(input_b, input_n)):.0%} ({_bytes(input_b)} → {_bytes(input_n)}): "
+            f"{abs(_grew(input_b, input_n)):.0%} ({bytes_text(input_b)} → {bytes_text(input_n)}): "
             f"{top.label} {top.why}"
         )
     changed = [k for k, (x, y) in executors.items() if x != y]

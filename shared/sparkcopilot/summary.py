@@ -121,7 +121,8 @@ def summarize(application: Application) -> Summary:
     )
 
 
-def _bytes(n: int) -> str:
+def bytes_text(n: float) -> str:
+    """A size in binary units, as people read it: ``1.5 MiB``."""
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(value) < 1024 or unit == "TiB":
@@ -147,14 +148,16 @@ def render_text(summary: Summary) -> str:
         f"{a.name or '?'}  ({a.id or 'no app id'})  "
         f"Spark {a.spark_version or '?'}  user {a.user or '?'}",
         f"  log       {s.path}  [{s.layout}, {s.codec}, {s.files} file(s), "
-        f"{_bytes(s.bytes_read)} read, {state}]",
+        f"{bytes_text(s.bytes_read)} read, {state}]",
         f"  duration  {_ms(a.duration_ms)}",
         f"  jobs      {c.jobs} ({c.jobs_failed} failed)   stages {c.stages_completed} completed, "
         f"{c.stages_failed} failed   tasks {c.tasks} ({c.tasks_failed} failed)",
         f"  executors {c.executors}   SQL executions {c.sql_executions}",
-        f"  input {_bytes(t.input_bytes)}   output {_bytes(t.output_bytes)}   "
-        f"shuffle read {_bytes(t.shuffle_read_bytes)}   write {_bytes(t.shuffle_write_bytes)}",
-        f"  spill memory {_bytes(t.memory_spilled_bytes)}   disk {_bytes(t.disk_spilled_bytes)}   "
+        f"  input {bytes_text(t.input_bytes)}   output {bytes_text(t.output_bytes)}   "
+        f"shuffle read {bytes_text(t.shuffle_read_bytes)}   "
+        f"write {bytes_text(t.shuffle_write_bytes)}",
+        f"  spill memory {bytes_text(t.memory_spilled_bytes)}   "
+        f"disk {bytes_text(t.disk_spilled_bytes)}   "
         f"executor run time {_ms(t.executor_run_time_ms)}   GC {_ms(t.jvm_gc_time_ms)}",
         f"  events {c.events} ({c.events_unknown} unknown, {c.lines_malformed} malformed lines)",
     ]

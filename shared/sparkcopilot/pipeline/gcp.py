@@ -265,13 +265,13 @@ class BigQueryHistoryStore:
     def _query(self, table: str, analysis_id: str | None = None) -> list[Document]:
         # A query rather than list_rows: bqemulator leaves a list_rows read open on its
         # DuckDB connection, and every later insert then fails.
+        bigquery = _module("google.cloud.bigquery")
         sql = f"SELECT * FROM `{self.dataset}.{table}`"
         params = []
         if analysis_id is not None:
             sql += " WHERE analysis_id = @analysis_id"
-            bigquery = _module("google.cloud.bigquery")
             params.append(bigquery.ScalarQueryParameter("analysis_id", "STRING", analysis_id))
-        config = _module("google.cloud.bigquery").QueryJobConfig(query_parameters=params)
+        config = bigquery.QueryJobConfig(query_parameters=params)
         as_json = _json_columns(table)
         return [
             {k: json.loads(v) if k in as_json and isinstance(v, str) else v for k, v in row.items()}

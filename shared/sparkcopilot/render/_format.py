@@ -12,6 +12,7 @@ from typing import Any
 
 from ..analysis.cost import format_usd
 from ..model import Application
+from ..summary import bytes_text
 
 SEVERITIES = ("critical", "warning", "info")
 #: Top-level report keys the renderers show in their own way; any other key is listed
@@ -190,12 +191,3 @@ def duration_text(ms: float) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
     return f"{int(seconds // 3600)} h {seconds % 3600 / 60:.0f} min"
-
-
-def bytes_text(n: float) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

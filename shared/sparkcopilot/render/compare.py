@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..comparison import Comparison
+from ..summary import bytes_text
 from . import _format as fmt
 from ._svg import esc
 from .html import _CSP, _CSS
@@ -36,7 +37,7 @@ def _stage_rows(c: Comparison) -> str:
             s.label,
             f"{s.tasks[0]:,} → {s.tasks[1]:,}",
             *(
-                f"{fmt.bytes_text(pair[0])} → {fmt.bytes_text(pair[1])}"
+                f"{bytes_text(pair[0])} → {bytes_text(pair[1])}"
                 for pair in (s.input_bytes, s.shuffle_read_bytes, s.disk_spilled_bytes)
             ),
             f"{s.skew[0]:g}× → {s.skew[1]:g}×",
