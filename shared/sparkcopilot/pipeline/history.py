@@ -39,7 +39,7 @@ def _ms(value: float) -> int:
 
 
 def _stage_row(app: Application, stage: StageAttempt, keys: dict[str, object]) -> StageRow:
-    tasks = app.tasks.rows(*stage.task_rows)
+    tasks = app.stage_tasks(stage)
     durations = tasks.duration_ms
     p50, p90, p99 = (
         (_ms(v) for v in np.percentile(durations, (50, 90, 99)))

@@ -775,7 +775,7 @@ def predicted_savings(app: Application, what_if: WhatIf) -> int:
     """Wall ms the what-if saves on the recorded run (negative when it would be slower):
     the share of the replay it saves, applied to the recorded wall time. Comparing replay
     with replay cancels the simulator's own error at the recorded configuration; as a
-    share, it cancels it wherever in the run it lies (a replay 2 s long on a run the
+    share, it cancels it wherever in the run it lies (a replay 2 s too long on a run the
     what-if cuts from 70 s to 25 s would otherwise claim those 2 s as saved)."""
     result = simulate(app, what_if)
     if result.replayed_wall_ms <= 0:

@@ -4,8 +4,8 @@ stage's median task.
 The straggler holds the stage (and every stage after it) while the other cores idle.
 Its excess over the median says whether the skew matters; what splitting it gives back is
 the stage's span less its work spread over its cores (what the stage then takes), and
-never more than that excess. Only a straggler that also reads several times the median's bytes is
-data skew; one that doesn't is reported as info.
+never more than that excess. Only a straggler that also reads several times the median's
+bytes is data skew; one that doesn't is reported as info.
 """
 
 from __future__ import annotations
