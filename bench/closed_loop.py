@@ -88,7 +88,7 @@ def spill_sort(spark: Spark) -> None:
 
     # Wide rows that do not compress, cheap to make: the sort after the shuffle holds the
     # time, and with execution memory cut down it spills most of what it sorts.
-    rows = spark.range(6_000_000, numPartitions=4).select(
+    rows = spark.range(8_000_000, numPartitions=4).select(
         (F.rand(5) * 1000).cast("int").alias("product_id"),
         F.sha2(F.col("id").cast("string"), 512).alias("note"),
     )
@@ -96,21 +96,21 @@ def spill_sort(spark: Spark) -> None:
 
 
 def many_partitions(spark: Spark) -> None:
-    _sink(_orders(spark, 200_000, parts=2).groupBy("product_id").count())
+    _sink(_orders(spark, 2_000_000, parts=2).groupBy("product_id").count())
 
 
 def few_partitions(spark: Spark) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     # The work is after the shuffle, in as many tasks as shuffle partitions.
-    orders = _orders(spark, 1_000_000)
+    orders = _orders(spark, 2_000_000)
     _sink(orders.repartition("customer_id").select(_burn(F.col("note"), 12).alias("h")))
 
 
 def missed_broadcast(spark: Spark) -> None:
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    orders = _orders(spark, 4_000_000)
+    orders = _orders(spark, 12_000_000)
     products = spark.range(1000).select(
         F.col("id").cast("int").alias("product_id"), F.concat(F.lit("p-"), "id").alias("title")
     )
@@ -118,12 +118,12 @@ def missed_broadcast(spark: Spark) -> None:
 
 
 def idle_executors(spark: Spark) -> None:
-    def slow(rows: Any) -> Any:
-        time.sleep(2.0)
-        return rows
-
+    # One task at a time, five seconds each, in the JVM: three of the four executors wait.
+    # (A Python sleep would also start a Python worker on each executor a task lands on.)
     for _ in range(10):
-        spark.sparkContext.parallelize(range(100), 1).mapPartitions(slow).count()
+        spark.range(1, numPartitions=1).selectExpr(
+            "java_method('java.lang.Thread', 'sleep', cast(5000 as bigint))"
+        ).collect()
 
 
 def healthy_aggregate(spark: Spark) -> None:

@@ -213,9 +213,7 @@ def tune(
             what_if = _what_if(config)
             simulation = simulate(app, what_if)
     simulated_share = (
-        1.0 - simulation.wall_ms / simulation.replayed_wall_ms
-        if simulation and simulation.replayed_wall_ms
-        else 0.0
+        1.0 - simulation.corrected_wall_ms / wall_before if simulation and wall_before else 0.0
     )
     estimated: list[float] = []
     for f in findings:

@@ -32,6 +32,7 @@ from sparkcopilot.prediction.history import (
 from sparkcopilot.prediction.registry import LocalModelRegistry
 from sparkcopilot.prediction.simulator import (
     WhatIf,
+    executor_cold_start_ms,
     predicted_savings,
     recorded_config,
     simulate,
@@ -114,6 +115,19 @@ def test_what_if_executors_and_cores_move_wall_time_the_right_way(name: str) -> 
         < 0
         < predicted_savings(app, WhatIf(executors=8))
     )
+
+
+def test_fewer_executors_start_cold_fewer_times() -> None:
+    # One task at a time on four executors: each executor's first task loaded classes
+    # and warmed the JIT; on one executor, three of those first tasks would run warm.
+    app = _app("idle_executors_v4.zstd")
+    cold = executor_cold_start_ms(app)
+    assert cold > 1000
+    recorded = simulate(app)
+    assert recorded.recorded.executors == 4
+    assert simulate(app, WhatIf(executors=4)).wall_ms == recorded.replayed_wall_ms
+    one = simulate(app, WhatIf(executors=1))
+    assert recorded.replayed_wall_ms - one.wall_ms == pytest.approx(3 * cold, rel=0.1)
 
 
 def test_fewer_shuffle_partitions_cut_per_task_overhead_and_more_add_it() -> None:

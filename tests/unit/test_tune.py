@@ -83,10 +83,10 @@ def test_idle_executors_get_consistent_dynamic_allocation() -> None:
     cluster = json.loads(tune(app, analysis, "databricks").rendered)
     assert not any(k.startswith(DA) for k in cluster["spark_conf"])
     assert cluster["autoscale"] == {"min_workers": low, "max_workers": high}
-    # Fewer executors cost less for the same work.
+    # Fewer executors cost less for the same work, and start cold fewer times.
     predicted = tune(app, analysis).predicted
     assert predicted.cost_usd_after < predicted.cost_usd_before / 2
-    assert predicted.wall_ms_after == predicted.wall_ms_before
+    assert predicted.wall_ms_before * 0.8 < predicted.wall_ms_after < predicted.wall_ms_before
 
 
 def test_a_healthy_log_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None:

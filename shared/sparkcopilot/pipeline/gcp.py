@@ -122,6 +122,20 @@ def _conflict_errors() -> tuple[type[Exception], ...]:
     return (exceptions.AlreadyExists, exceptions.FailedPrecondition, exceptions.Aborted)
 
 
+def _compare_and_set(client: Any, ref: Any, snapshot: Any, fields: Document) -> bool:
+    """Write ``fields`` to the document ``snapshot`` was read from, if nobody wrote it
+    since (created if it was absent); False when another writer came first."""
+    try:
+        if snapshot.exists:
+            unchanged = client.write_option(last_update_time=snapshot.update_time)
+            ref.update(fields, option=unchanged)
+        else:
+            ref.create(fields)
+    except _conflict_errors():
+        return False
+    return True
+
+
 class FirestoreAnalysisStore:
     """``analyses/{id}`` with ``partials/{agent}`` and ``markers/{name}`` under it, and
     ``contents/{hash}``. Partials are kept as one JSON string field: Firestore refuses
@@ -130,7 +144,6 @@ class FirestoreAnalysisStore:
     def __init__(self, project: str, client: Any = None) -> None:
         self.client = client or firestore_client(project)
         self._exists = _module("google.api_core.exceptions").AlreadyExists
-        self._conflicts = _conflict_errors()
 
     def _doc(self, analysis_id: str) -> Any:
         return self.client.collection(resources.COLLECTION_ANALYSES).document(analysis_id)
@@ -180,12 +193,9 @@ class FirestoreAnalysisStore:
         found = snapshot.to_dict()
         if found["owner"] != owner and found["expires_at"] > now:
             return str(found["owner"])
-        unchanged = self.client.write_option(last_update_time=snapshot.update_time)
-        try:
-            ref.update(held, option=unchanged)
-        except self._conflicts:  # another taker came first
-            return self.marker(analysis_id, marker) or owner
-        return owner
+        if _compare_and_set(self.client, ref, snapshot, held):
+            return owner
+        return self.marker(analysis_id, marker) or owner  # another taker came first
 
     def claim(self, analysis_id: str, marker: str, owner: str) -> str:
         if self._create(self._marker_ref(analysis_id, marker), {"owner": owner}):
@@ -343,7 +353,6 @@ class FirestoreRateLimiter:
     ) -> None:
         self.client = client or firestore_client(project)
         self.rate, self.burst, self.clock, self.attempts = rate, burst, clock, attempts
-        self._conflicts = _conflict_errors()
 
     def take(self, key_id: str) -> float:
         ref = self.client.collection(resources.COLLECTION_RATE_LIMITS).document(key_id)
@@ -353,15 +362,8 @@ class FirestoreRateLimiter:
             tat, wait = gcra(held, self.clock(), self.rate, self.burst)
             if wait > 0:
                 return wait
-            try:
-                if snapshot.exists:
-                    unchanged = self.client.write_option(last_update_time=snapshot.update_time)
-                    ref.update({"tat": tat}, option=unchanged)
-                else:
-                    ref.create({"tat": tat})
-            except self._conflicts:
-                continue
-            return 0.0
+            if _compare_and_set(self.client, ref, snapshot, {"tat": tat}):
+                return 0.0
         raise RuntimeError(f"rate limit of {key_id}: {self.attempts} conflicting writers in a row")
 
 

@@ -20,6 +20,9 @@ would change:
   nothing), else what any task costs (:func:`task_overhead_ms`);
   a partition holding a hot key (over 5× the median, Spark's skewedPartitionFactor)
   keeps its excess in one task, since re-hashing cannot split a key.
+- **Cold starts**: each executor's first task also loads classes and warms the JIT
+  (:func:`executor_cold_start_ms`). A what-if with fewer executors than ran tasks keeps
+  only that many cold starts, the earliest; the later first tasks run warm.
 
 A task's duration is assumed not to depend on how many tasks run beside it: true while
 tasks do not contend for CPU, disk or network. At the recorded configuration the replay
@@ -117,6 +120,22 @@ class SimulationResult:
     tasks_simulated: int
     #: Simulated time when no stage was runnable or running (the driver alone).
     driver_only_ms: int
+    #: The same in the replay at the recorded configuration.
+    replayed_driver_only_ms: int
+
+    @property
+    def corrected_wall_ms(self) -> int:
+        """The what-if's wall time corrected by the replay's own error at the recorded
+        configuration. Driver time is replayed as recorded, so that error lies in the
+        time stages ran: the what-if's stage time is scaled by recorded ÷ replayed stage
+        time and its driver time kept (scaling the whole run would also shrink or stretch
+        the application's start-up by the stages' error)."""
+        replayed_stages = self.replayed_wall_ms - self.replayed_driver_only_ms
+        recorded_stages = self.recorded_wall_ms - self.replayed_driver_only_ms
+        if replayed_stages <= 0 or recorded_stages <= 0:
+            return self.wall_ms
+        what_if_stages = self.wall_ms - self.driver_only_ms
+        return round(self.driver_only_ms + what_if_stages * recorded_stages / replayed_stages)
 
     @property
     def self_check_error_pct(self) -> float:
@@ -315,6 +334,39 @@ def task_overhead_ms(app: Application) -> float:
         outside_run = tasks.duration_ms[ok] - tasks.run_ms[ok]
         overhead = float(np.median(np.clip(outside_run, 0, None)))
     return max(MIN_TASK_OVERHEAD_MS, overhead)
+
+
+def executor_cold_start_ms(app: Application) -> float:
+    """What an executor's first task costs beyond a warm one, learned from the log.
+
+    Each first task is set against the warm tasks of its stage, or, for a stage with
+    none (one task a job), of the stages with the same name (the same call site); the
+    median of those differences over the executors is the cold start. One number, not
+    each first task's own excess: a first task that also drew a big partition would
+    otherwise count its data as start-up.
+    """
+    tasks = app.tasks
+    ok = tasks.outcome == TaskOutcome.SUCCESS
+    first = _first_on_executor(tasks.launch_ms, tasks.executor)
+    warm = ok & ~first
+    duration = tasks.duration_ms
+    stage_of_row = np.zeros(len(tasks), np.int64)
+    names: dict[str, list[int]] = {}
+    for i, stage in enumerate(app.stages):
+        lo, hi = stage.task_rows
+        stage_of_row[lo:hi] = i
+        names.setdefault(stage.name, []).append(i)
+    excess = []
+    for row in np.flatnonzero(first & ok):
+        stage = app.stages[int(stage_of_row[row])]
+        lo, hi = stage.task_rows
+        peers = duration[lo:hi][warm[lo:hi]]
+        if not len(peers):
+            same_site = [app.stages[k].task_rows for k in names[stage.name]]
+            peers = np.concatenate([duration[a:b][warm[a:b]] for a, b in same_site])
+        if len(peers):
+            excess.append(float(duration[row]) - float(np.median(peers)))
+    return max(0.0, float(np.median(excess))) if excess else 0.0
 
 
 def stage_task_cost_ms(app: Application, stage: StageAttempt) -> float | None:
@@ -554,6 +606,31 @@ def _with_partitions(
     return replace(plan, nodes=tuple(nodes))
 
 
+def _with_executors(app: Application, plan: _Plan, executors: int, overhead_ms: float) -> _Plan:
+    """``executors`` static executors start cold once each: of the recorded executors'
+    first tasks, those after the earliest ``executors`` run warm (never shorter than a
+    task's fixed cost)."""
+    tasks = app.tasks
+    first_rows = np.flatnonzero(_first_on_executor(tasks.launch_ms, tasks.executor))
+    warmed = first_rows[np.argsort(tasks.launch_ms[first_rows], kind="stable")][executors:]
+    cold_start = executor_cold_start_ms(app)
+    if not len(warmed) or cold_start <= 0:
+        return plan
+    nodes = list(plan.nodes)
+    for n, node in enumerate(nodes):
+        lo, hi = node.stage.task_rows
+        mine = warmed[(warmed >= lo) & (warmed < hi)]
+        if not len(mine) or len(node.durations) != hi - lo:
+            continue
+        position = np.argsort(np.argsort(tasks.launch_ms[lo:hi], kind="stable"))
+        durations = list(node.durations)
+        for row in mine:
+            at = int(position[row - lo])
+            durations[at] = min(durations[at], max(durations[at] - cold_start, overhead_ms))
+        nodes[n] = replace(node, durations=tuple(durations))
+    return replace(plan, nodes=tuple(nodes))
+
+
 # ---------------------------------------------------------------- the event-driven replay
 
 
@@ -744,9 +821,12 @@ def simulate(
     overhead = task_overhead_ms(app)
     base_plan = _plan(app)
     baseline = _replay(base_plan, _slots(app, recorded, recorded))
+    plan = base_plan
+    if config.executors < recorded.executors:
+        plan = _with_executors(app, plan, config.executors, overhead)
     plan = _with_partitions(
         app,
-        base_plan,
+        plan,
         recorded=recorded.shuffle_partitions,
         wanted=config.shuffle_partitions,
         overhead_ms=overhead,
@@ -768,17 +848,13 @@ def simulate(
         task_overhead_ms=overhead,
         tasks_simulated=sum(len(node.durations) for node in plan.nodes),
         driver_only_ms=round(replay.driver_only_ms),
+        replayed_driver_only_ms=round(baseline.driver_only_ms),
     )
 
 
 def predicted_savings(app: Application, what_if: WhatIf) -> int:
-    """Wall ms the what-if saves on the recorded run (negative when it would be slower):
-    the share of the replay it saves, applied to the recorded wall time. Comparing replay
-    with replay cancels the simulator's own error at the recorded configuration; as a
-    share, it cancels it wherever in the run it lies (a replay 2 s too long on a run the
-    what-if cuts from 70 s to 25 s would otherwise claim those 2 s as saved)."""
+    """Wall ms the what-if saves on the recorded run (negative when it would be slower),
+    from :attr:`SimulationResult.corrected_wall_ms`: a replay 2 s too long on a run the
+    what-if cuts from 70 s to 25 s must not claim those 2 s as saved."""
     result = simulate(app, what_if)
-    if result.replayed_wall_ms <= 0:
-        return 0
-    share = 1.0 - result.wall_ms / result.replayed_wall_ms
-    return round(result.recorded_wall_ms * share)
+    return result.recorded_wall_ms - result.corrected_wall_ms
