@@ -306,9 +306,13 @@ def _slots(app: Application, recorded: ClusterConfig, config: ClusterConfig) -> 
 def _first_on_executor(launch_ms: np.ndarray, executor: np.ndarray) -> np.ndarray:
     """Each executor's earliest task among these: it also pays class loading and JIT."""
     first = np.zeros(len(launch_ms), np.bool_)
-    for code in np.unique(executor):
-        rows = np.flatnonzero(executor == code)
-        first[rows[np.argmin(launch_ms[rows])]] = True
+    if not len(launch_ms):
+        return first
+    # By executor, then launch time (stable: the lowest row wins a tie); each
+    # executor's run of rows starts with its first task.
+    order = np.lexsort((launch_ms, executor))
+    by_executor = executor[order]
+    first[order[np.r_[True, by_executor[1:] != by_executor[:-1]]]] = True
     return first
 
 
@@ -348,24 +352,26 @@ def executor_cold_start_ms(app: Application) -> float:
     tasks = app.tasks
     ok = tasks.outcome == TaskOutcome.SUCCESS
     first = _first_on_executor(tasks.launch_ms, tasks.executor)
-    warm = ok & ~first
+    cold, warm = ok & first, ok & ~first
     duration = tasks.duration_ms
-    stage_of_row = np.zeros(len(tasks), np.int64)
-    names: dict[str, list[int]] = {}
-    for i, stage in enumerate(app.stages):
+    warm_of_stage = [duration[lo:hi][warm[lo:hi]] for lo, hi in (s.task_rows for s in app.stages)]
+    warm_of_site: dict[str, list[np.ndarray]] = {}
+    for stage, peers in zip(app.stages, warm_of_stage, strict=True):
+        warm_of_site.setdefault(stage.name, []).append(peers)
+    site_median = {
+        name: float(np.median(np.concatenate(parts)))
+        for name, parts in warm_of_site.items()
+        if sum(len(p) for p in parts)
+    }
+    excess: list[float] = []
+    for stage, peers in zip(app.stages, warm_of_stage, strict=True):
         lo, hi = stage.task_rows
-        stage_of_row[lo:hi] = i
-        names.setdefault(stage.name, []).append(i)
-    excess = []
-    for row in np.flatnonzero(first & ok):
-        stage = app.stages[int(stage_of_row[row])]
-        lo, hi = stage.task_rows
-        peers = duration[lo:hi][warm[lo:hi]]
-        if not len(peers):
-            same_site = [app.stages[k].task_rows for k in names[stage.name]]
-            peers = np.concatenate([duration[a:b][warm[a:b]] for a, b in same_site])
-        if len(peers):
-            excess.append(float(duration[row]) - float(np.median(peers)))
+        firsts = duration[lo:hi][cold[lo:hi]]
+        if not len(firsts):
+            continue
+        typical = float(np.median(peers)) if len(peers) else site_median.get(stage.name)
+        if typical is not None:
+            excess.extend(float(d) - typical for d in firsts)
     return max(0.0, float(np.median(excess))) if excess else 0.0
 
 
@@ -620,7 +626,7 @@ def _with_executors(app: Application, plan: _Plan, executors: int, overhead_ms: 
     for n, node in enumerate(nodes):
         lo, hi = node.stage.task_rows
         mine = warmed[(warmed >= lo) & (warmed < hi)]
-        if not len(mine) or len(node.durations) != hi - lo:
+        if not len(mine):
             continue
         position = np.argsort(np.argsort(tasks.launch_ms[lo:hi], kind="stable"))
         durations = list(node.durations)
